@@ -1,0 +1,1 @@
+"""The spec language and its engines: parse, resolve, compile, explore, report."""

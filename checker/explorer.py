@@ -1,0 +1,288 @@
+"""Exhaustive breadth-first exploration of a compiled model, with shortest counterexamples.
+
+Level by level from the initial states; every distinct state is checked against every
+invariant of the model when it is first found, so the first violation found is at the least
+depth and its trace (rebuilt from parent links) is a shortest one. A state that fails the
+model's constraints is discarded, as TLC does with CONSTRAINT.
+
+With symmetry, states are stored as canonical representatives; a trace is rebuilt by replaying
+from a concrete initial state and choosing, at each step, the successor whose canonical form is
+the next stored state, so every reported trace uses concrete ids and really is a behaviour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
+from kvolt.checker.diagnostics import Span
+
+State = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Options:
+    max_states: int | None = None
+    max_depth: int | None = None
+    max_seconds: float | None = None
+    stop_at_first: bool = True
+    symmetry: bool = True
+    progress: Callable[[Progress], None] | None = None
+    progress_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    depth: int
+    distinct: int
+    generated: int
+    queue: int
+    seconds: float
+
+    @property
+    def states_per_second(self) -> float:
+        return self.distinct / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of a trace and the action (with its parameters) that led to it."""
+
+    action: str  # "init" for the first state
+    params: tuple[tuple[str, object], ...]
+    state: State
+
+
+@dataclass(frozen=True)
+class Violation:
+    property: str
+    doc: str
+    trace: tuple[Step, ...]
+
+    @property
+    def length(self) -> int:
+        """The number of transitions in the trace."""
+        return len(self.trace) - 1
+
+
+@dataclass
+class Result:
+    verdict: str  # "ok" | "violation" | "incomplete"
+    distinct_states: int
+    generated_states: int
+    depth: int
+    seconds: float
+    actions_fired: dict[str, int]
+    violations: list[Violation] = field(default_factory=list)
+    incomplete_reason: str | None = None
+    symmetry: bool = False
+    initial_states: int = 0
+
+    @property
+    def states_per_second(self) -> float:
+        return self.distinct_states / self.seconds if self.seconds > 0 else float(self.distinct_states)
+
+
+class ExplorationError(Exception):
+    """The spec hit a runtime error in some reachable state; carries the trace to that state."""
+
+    def __init__(self, message: str, span: Span | None, action: str, trace: tuple[Step, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.action = action
+        self.trace = trace
+
+
+class _Graph:
+    """Visited states with parent links, as parallel lists indexed by state id."""
+
+    def __init__(self) -> None:
+        self.index: dict[State, int] = {}
+        self.states: list[State] = []
+        self.parent: list[int] = []
+        self.via: list[tuple[int, int]] = []  # (action, binding) that produced the state
+        self.origin: dict[int, State] = {}  # initial state id -> the concrete initial state
+
+    def add(self, state: State, parent: int, via: tuple[int, int]) -> int:
+        ident = len(self.states)
+        self.index[state] = ident
+        self.states.append(state)
+        self.parent.append(parent)
+        self.via.append(via)
+        return ident
+
+    def path(self, ident: int) -> list[int]:
+        path = [ident]
+        while self.parent[path[-1]] >= 0:
+            path.append(self.parent[path[-1]])
+        return path[::-1]
+
+
+def explore(model: CompiledModel, options: Options | None = None) -> Result:
+    """Run the breadth-first search and return the verdict, statistics and counterexamples."""
+    return _Explorer(model, options or Options()).run()
+
+
+class _Explorer:
+    def __init__(self, model: CompiledModel, options: Options) -> None:
+        self.model = model
+        self.options = options
+        self.canon = model.canonicalize if options.symmetry else None
+        self.graph = _Graph()
+        self.fired = [0] * len(model.actions)
+        self.generated = 0
+        self.violations: list[Violation] = []
+        self.violated: set[str] = set()
+        self.invariants = list(model.invariants)
+        self.start = time.monotonic()
+        self.last_progress = self.start
+        self.depth = 0
+        self.incomplete: str | None = None
+
+    # -- the search
+    def run(self) -> Result:
+        frontier = self._initial()
+        while frontier and not self._stopped():
+            if self.options.max_depth is not None and self.depth >= self.options.max_depth:
+                if self._has_new_successor(frontier):
+                    self.incomplete = f"depth limit {self.options.max_depth} reached"
+                break
+            next_frontier = self._expand_level(frontier)
+            if next_frontier:
+                self.depth += 1
+            frontier = next_frontier
+        return self._result()
+
+    def _stopped(self) -> bool:
+        return self.incomplete is not None or (bool(self.violations) and self.options.stop_at_first) or (
+            not self.invariants and bool(self.violations))
+
+    def _initial(self) -> list[int]:
+        frontier = []
+        for state in self.model.initial_states:
+            self.generated += 1
+            if self.model.constraint is not None and not self.model.constraint(state):
+                continue
+            key = self.canon(state) if self.canon else state
+            if key in self.graph.index:
+                continue
+            ident = self.graph.add(key, -1, (-1, -1))
+            self.graph.origin[ident] = state
+            frontier.append(ident)
+            self._check(ident)
+            if self._stopped():
+                break
+        return frontier
+
+    def _expand_level(self, frontier: list[int]) -> list[int]:
+        graph, model, canon, constraint = self.graph, self.model, self.canon, self.model.constraint
+        index, fired = graph.index, self.fired
+        max_states = self.options.max_states
+        next_frontier: list[int] = []
+        out: list[tuple[int, State]] = []
+        for count, ident in enumerate(frontier):
+            state = graph.states[ident]
+            for action_index, action in enumerate(model.actions):
+                out.clear()
+                try:
+                    action.successors(state, out)
+                except SpecRuntimeError as error:
+                    raise self._runtime_error(error, ident, action.name) from None
+                for binding, successor in out:
+                    self.generated += 1
+                    fired[action_index] += 1
+                    if constraint is not None and not constraint(successor):
+                        continue
+                    key = canon(successor) if canon else successor
+                    if key in index:
+                        continue
+                    if max_states is not None and len(graph.states) >= max_states:
+                        self.incomplete = f"state limit {max_states:,} reached"
+                        return next_frontier
+                    new = graph.add(key, ident, (action_index, binding))
+                    next_frontier.append(new)
+                    self._check(new)
+                    if self._stopped():
+                        return next_frontier
+            if count % 512 == 0:
+                self._tick(len(frontier) - count + len(next_frontier))
+                if self.incomplete:
+                    return next_frontier
+        return next_frontier
+
+    def _has_new_successor(self, frontier: list[int]) -> bool:
+        for ident in frontier:
+            for _, _, successor in self.model.successors(self.graph.states[ident]):
+                if self.model.constraint is not None and not self.model.constraint(successor):
+                    continue
+                key = self.canon(successor) if self.canon else successor
+                if key not in self.graph.index:
+                    return True
+        return False
+
+    def _tick(self, queue: int) -> None:
+        now = time.monotonic()
+        if self.options.max_seconds is not None and now - self.start > self.options.max_seconds:
+            self.incomplete = f"time limit {self.options.max_seconds:g} s reached"
+        if self.options.progress is not None and now - self.last_progress >= self.options.progress_interval:
+            self.last_progress = now
+            self.options.progress(Progress(self.depth, len(self.graph.states), self.generated, queue, now - self.start))
+
+    def _check(self, ident: int) -> None:
+        state = self.graph.states[ident]
+        for invariant in self.invariants:
+            if invariant.name in self.violated:
+                continue
+            try:
+                holds = invariant.holds(state)
+            except SpecRuntimeError as error:
+                raise self._runtime_error(error, ident, f"invariant {invariant.name}") from None
+            if not holds:
+                self.violated.add(invariant.name)
+                self.violations.append(Violation(invariant.name, invariant.doc, self.trace(ident)))
+        if self.violated:
+            self.invariants = [i for i in self.invariants if i.name not in self.violated]
+
+    def _runtime_error(self, error: SpecRuntimeError, ident: int, where: str) -> ExplorationError:
+        return ExplorationError(error.message, error.span, where, self.trace(ident))
+
+    # -- traces
+    def trace(self, ident: int) -> tuple[Step, ...]:
+        """The concrete behaviour from an initial state to the stored state `ident`."""
+        path = self.graph.path(ident)
+        state = self.graph.origin[path[0]]
+        steps = [Step("init", (), state)]
+        for node in path[1:]:
+            action_index, binding = self.graph.via[node]
+            action = self.model.actions[action_index]
+            state, binding = self._concrete_successor(state, action_index, binding, self.graph.states[node])
+            steps.append(Step(action.name, action.bindings[binding].labels, state))
+        return tuple(steps)
+
+    def _concrete_successor(self, state: State, action_index: int, binding: int, target: State) -> tuple[State, int]:
+        action = self.model.actions[action_index]
+        out: list[tuple[int, State]] = []
+        action.successors(state, out)
+        if self.canon is None:
+            return next((s, b) for b, s in out if b == binding), binding
+        for candidate_binding, successor in out:
+            if self.canon(successor) == target:
+                return successor, candidate_binding
+        raise AssertionError("symmetry replay found no matching successor")  # the reduction would be unsound
+
+    def _result(self) -> Result:
+        seconds = time.monotonic() - self.start
+        if self.violations:
+            verdict = "violation"
+        elif self.incomplete:
+            verdict = "incomplete"
+        else:
+            verdict = "ok"
+        fired = {}
+        for action, count in zip(self.model.actions, self.fired, strict=True):
+            fired[action.name] = fired.get(action.name, 0) + count
+        return Result(verdict, len(self.graph.states), self.generated, self.depth, seconds, fired, self.violations,
+                      self.incomplete, self.canon is not None, len(self.graph.origin))

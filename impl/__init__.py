@@ -1,0 +1,1 @@
+"""The executable implementation of the Kubernetes volume controllers (see issue 4)."""

@@ -1,0 +1,5 @@
+import sys
+
+from kvolt.cli import main
+
+sys.exit(main())

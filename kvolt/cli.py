@@ -1,0 +1,163 @@
+"""The command-line front: the only layer that prints, and the only one that knows both the
+checker and the implementation. Exit codes: 0 ok, 1 violation, 2 usage or bad input,
+3 incomplete."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from kvolt import __version__
+from kvolt.checker import report
+from kvolt.checker.build import build
+from kvolt.checker.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
+from kvolt.checker.explorer import ExplorationError, Options, explore
+from kvolt.checker.loader import builtin_spec_path
+from kvolt.checker.show import render_trace
+from kvolt.checker.traces import load_trace, trace_to_itf, write_trace
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def _width() -> int:
+    return max(100, Console().width)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, width=_width())
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, width=_width())
+
+
+def print_renderable(console: Console, renderable: Any) -> None:
+    """Print rich output; without a terminal, as plain text with no trailing padding."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    console.file.write(text + "\n")
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.exit(code)
+
+
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every error into a clean message and an exit code; never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        sources: SourceMap = kwargs.setdefault("sources", SourceMap())
+        try:
+            return command(*args, **kwargs)
+        except SpecError as error:
+            _fail(render_all(error, sources))
+        except ExplorationError as error:
+            diagnostic = Diagnostic("X001", f"{error.message} (while evaluating {error.action})", error.span,
+                                    (f"reached after {len(error.trace) - 1} steps from an initial state: "
+                                     + " -> ".join(s.action for s in error.trace[1:]) if len(error.trace) > 1
+                                     else "reached in an initial state",))
+            _fail(render(diagnostic, sources))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # a bug in kvolt itself: say so plainly
+            if os.environ.get("KVOLT_DEBUG"):
+                traceback.print_exc()
+            _fail(f"kvolt: internal error: {type(error).__name__}: {error}\n"
+                  "This is a bug in kvolt, not in your input; rerun with KVOLT_DEBUG=1 for details.", 70)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kvolt")
+def cli() -> None:
+    """kvolt: the Kubernetes volume lifecycle, made checkable."""
+
+
+def _spec_path(spec: str | None) -> Path:
+    return Path(spec) if spec else builtin_spec_path()
+
+
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--model", "model_name", help="Model to check (default: the spec's default model).")
+@click.option("--invariant", "invariants", multiple=True, help="Check only this invariant (repeatable).")
+@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many distinct states.")
+@click.option("--max-depth", type=click.IntRange(min=0), help="Do not explore beyond this depth.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop after this long.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--no-symmetry", is_flag=True, help="Ignore the model's symmetric kinds.")
+@click.option("--continue", "keep_going", is_flag=True, help="Keep going after a violation: one trace per property.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout; human output goes to stderr.")
+@click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
+              help="Where counterexamples are written.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@guarded
+def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], max_states: int | None,
+          max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, keep_going: bool,
+          as_json: bool, out: str, quiet: bool, sources: SourceMap) -> None:
+    """Explore every reachable state of SPEC (default: the built-in volume lifecycle)."""
+    err = _stderr()
+    path = _spec_path(spec)
+    built = build(path, model_name, invariants, sources)
+    if workers > 1:
+        err.print("note: this engine runs one worker; parallel workers are not available yet", style="yellow")
+        workers = 1
+    options = Options(max_states=max_states, max_depth=max_depth, max_seconds=max_seconds,
+                      stop_at_first=not keep_going, symmetry=not no_symmetry,
+                      progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
+    result = explore(built.compiled, options)
+    trace_files: dict[str, str] = {}
+    for violation in result.violations:
+        file = Path(out) / f"{violation.property}.itf.json"
+        document = trace_to_itf(built.compiled, violation.trace, f"counterexample to {violation.property}",
+                                (violation.property, violation.doc))
+        write_trace(file, document)
+        trace_files[violation.property] = str(file)
+    info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files)
+    print_renderable(err, report.summary(result, info, built.compiled))
+    if as_json:
+        click.echo(json.dumps(report.to_json(result, info)))
+    sys.exit({"ok": EXIT_OK, "violation": EXIT_VIOLATION, "incomplete": EXIT_INCOMPLETE}[result.verdict])
+
+
+@cli.command()
+@click.argument("trace")
+@guarded
+def show(trace: str, sources: SourceMap) -> None:
+    """Print a trace (ITF JSON) step by step, showing only the fields that changed."""
+    loaded = load_trace(trace, sources)
+    print_renderable(_stdout(), render_trace(loaded))
+
+
+def main() -> int:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code or 0)
+    except click.ClickException as error:
+        error.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        _stderr().print("aborted")
+        return EXIT_USAGE
+    except SystemExit as done:
+        return int(done.code or 0) if isinstance(done.code, int) else EXIT_USAGE
+    return EXIT_OK

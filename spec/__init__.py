@@ -1,0 +1,1 @@
+"""The built-in specs, shipped as package data."""
