@@ -267,7 +267,7 @@ class _Explorer:
         out: list[tuple[int, State]] = []
         action.successors(state, out)
         if self.canon is None:
-            return next((s, b) for b, s in out if b == binding), binding
+            return next(s for b, s in out if b == binding), binding
         for candidate_binding, successor in out:
             if self.canon(successor) == target:
                 return successor, candidate_binding

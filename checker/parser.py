@@ -48,7 +48,10 @@ def _parse(text: str, file: str, start: str) -> Any:
 
 # ---------------------------------------------------------------- syntax errors
 
-_EXPRESSION_STARTERS = {"NAME", "INT", "TRUE", "FALSE", "NONE", "LPAR", "LBRACE", "IF", "NOT", "FORALL", "EXISTS", "COUNT"}
+_EXPRESSION_STARTERS = {"NAME", "INT", "TRUE", "FALSE", "NONE", "LPAR", "LBRACE", "IF", "NOT", "FORALL", "EXISTS",
+                        "COUNT"}
+_DECLARATION_STARTERS = {"ACTOR", "ENUM", "KIND", "MODULE", "INVARIANT", "MODEL", "EXPECT", "OVERRIDE", "REMOVE"}
+_OPERATORS = {"CMP", "ADDOP", "AND", "OR", "IMPLIES", "IN", "NOT", "DOT"}
 
 
 def _describe_terminal(name: str) -> str:
@@ -73,12 +76,18 @@ def _describe_expected(expected: set[str]) -> str:
     if len(names & _EXPRESSION_STARTERS) >= 6:
         names -= _EXPRESSION_STARTERS
         words.append("an expression")
+    if len(names & _OPERATORS) >= 4:
+        names -= _OPERATORS
+        words.append("an operator")
+    if len(names & _DECLARATION_STARTERS) >= 5:
+        names -= _DECLARATION_STARTERS
+        words.append("a new declaration")
     words += sorted(_describe_terminal(n) for n in names)
     if not words:
         return "something else"
     if len(words) > 8:
-        words = [*words[:8], "..."]
-    return words[0] if len(words) == 1 else "one of " + ", ".join(words)
+        return "one of " + ", ".join(words[:8]) + ", ..."
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _hint(token_value: str, expected: set[str]) -> tuple[str, ...]:

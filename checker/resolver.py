@@ -126,6 +126,8 @@ class _Resolver:
                 _fail("T010", f"empty range {node.low}..{node.high}", node.span)
             return ir.IntT(node.low, node.high)
         if isinstance(node, ast.SetType):
+            if node.element == "bool":
+                _fail("T011", "sets hold enum values or references, not bool", node.span)
             element = self._named(node.element, node.span)
             if not isinstance(element, ir.EnumT | ir.RefT):
                 _fail("T011", "sets hold enum values or references", node.span)
@@ -331,8 +333,11 @@ class _Resolver:
         where = {name: (kind, index) for kind, ids in instances.items() for index, name in enumerate(ids)}
         consts = self._model_consts(decl, instances, where, scope)
         inits = tuple(self._model_init(obj, where, scope) for obj in decl.inits)
-        if len({(i.kind, i.index) for i in inits}) != len(inits):
-            _fail("M004", "an instance is initialised twice", decl.span)
+        seen_inits: set[str] = set()
+        for obj in decl.inits:
+            if obj.instance in seen_inits:
+                _fail("M004", f"{obj.instance} is initialised twice", obj.span)
+            seen_inits.add(obj.instance)
         constraints = tuple(self._bool(c, _Scope()) for c in decl.constraints)
         symmetric = tuple(self._symmetric_kind(ref, consts) for ref in decl.symmetric)
         names = [i.name for i in invariants]

@@ -1,0 +1,52 @@
+"""Regenerate every golden file: `python tests/regen_golden.py`. Review the diff before committing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from golden_cases import (  # noqa: E402
+    EXAMPLES,
+    SHOW,
+    SHOW_SOURCES,
+    error_cases,
+    error_output,
+    show_cases,
+    show_output,
+    working_directory,
+)
+from clirunner import run_cli  # noqa: E402
+
+
+def regenerate_show_inputs(scratch: Path) -> None:
+    for spec, model, trace in SHOW_SOURCES:
+        args = ["check", spec, "-q", "--out", str(scratch)]
+        if model:
+            args += ["--model", model]
+        with working_directory(EXAMPLES):
+            run_cli(*args)
+        document = json.loads((scratch / f"{trace}.itf.json").read_text())
+        name = f"{Path(spec).stem}.{trace}.itf.json"
+        (SHOW / name).write_text(json.dumps(document, indent=1) + "\n")
+
+
+def main() -> None:
+    scratch = Path(tempfile.mkdtemp())
+    try:
+        for case in error_cases():
+            case.with_suffix(".expect").write_text(error_output(case, scratch))
+        regenerate_show_inputs(scratch)
+        for case in show_cases():
+            case.with_name(case.name.replace(".itf.json", ".expect")).write_text(show_output(case))
+    finally:
+        shutil.rmtree(scratch)
+    print(f"regenerated {len(error_cases())} error cases and {len(show_cases())} show cases")
+
+
+if __name__ == "__main__":
+    main()

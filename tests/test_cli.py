@@ -1,0 +1,112 @@
+"""The command-line contract: exit codes, --json, limits, counterexample files, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from clirunner import run_cli
+
+EXAMPLES = Path(__file__).parent.parent / "spec" / "examples"
+PROTECTION = str(EXAMPLES / "protection.kvolt")
+STALE = str(EXAMPLES / "stale_pod_cache.kvolt")
+
+JSON_KEYS = {"spec", "model", "verdict", "distinct_states", "generated_states", "depth", "seconds",
+             "states_per_second", "symmetry", "workers", "actions", "violations"}
+
+
+def test_json_is_one_object_with_the_contract_keys(tmp_path: Path) -> None:
+    result = run_cli("check", PROTECTION, "--json", "--out", str(tmp_path))
+    report = json.loads(result.stdout)
+    assert JSON_KEYS <= report.keys()
+    assert result.stdout.count("\n") == 1
+    assert report["symmetry"] is True and report["workers"] == 1
+    assert all(isinstance(v, int) for v in report["actions"].values())
+    assert "OK" in result.stderr  # human output goes to stderr
+
+
+def test_violation_exits_1_and_writes_itf(tmp_path: Path) -> None:
+    result = run_cli("check", STALE, "--json", "--out", str(tmp_path))
+    assert result.code == 1
+    violation = json.loads(result.stdout)["violations"][0]
+    trace = json.loads(Path(violation["trace"]).read_text())
+    assert len(trace["states"]) == violation["length"] + 1
+    assert trace["vars"][0] == "Node"
+    for index, state in enumerate(trace["states"]):
+        assert state["#meta"]["index"] == index
+        assert "mbt::actionTaken" in state and "mbt::nondetPicks" in state
+
+
+@pytest.mark.parametrize("limit", [["--max-states", "100"], ["--max-depth", "3"]])
+def test_a_limit_gives_incomplete_never_ok(tmp_path: Path, limit: list[str]) -> None:
+    result = run_cli("check", PROTECTION, "--json", "--out", str(tmp_path), *limit)
+    report = json.loads(result.stdout)
+    assert result.code == 3
+    assert report["verdict"] == "incomplete"
+    assert "INCOMPLETE" in result.stderr
+
+
+def test_depth_limit_beyond_the_diameter_is_complete(tmp_path: Path) -> None:
+    result = run_cli("check", PROTECTION, "--json", "--max-depth", "28", "--out", str(tmp_path))
+    assert result.code == 0
+
+
+def test_a_limit_does_not_hide_a_violation_found_before_it(tmp_path: Path) -> None:
+    result = run_cli("check", STALE, "--json", "--max-states", "100000", "--out", str(tmp_path))
+    assert result.code == 1
+
+
+def test_invariant_filter(tmp_path: Path) -> None:
+    result = run_cli("check", STALE, "--json", "--invariant", "running_pods_are_scheduled", "--out", str(tmp_path))
+    assert result.code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["check", PROTECTION, "--model", "smal"], "did you mean 'small'?"),
+    (["check", PROTECTION, "--invariant", "nope"], "unknown invariant 'nope'"),
+    (["check", "/no/such/spec.kvolt"], "spec file not found"),
+    (["check", PROTECTION, "--max-states", "0"], "Invalid value"),
+    (["frobnicate"], "No such command"),
+])
+def test_usage_errors_exit_2(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("text", "message", "position"), [
+    ('{"states": [', "not valid JSON", ":1:13"),
+    ('{"vars": ["a"], "states": []}', "the trace has no states", ":1:27"),
+    ('{"states": [{"a": 1}, 7]}', "each state must be an object", ":1:23"),
+    ('{\n "vars": ["a"],\n "states": [\n  {"b": 1}\n ]\n}', "variable 'b' is not listed", ":4:9"),
+    ('{"states": [{"a": {"#map": [[1]]}}]}', "'#map' holds a list of [key, value] pairs", ":1:28"),
+])
+def test_malformed_traces_exit_2_with_a_position(tmp_path: Path, text: str, message: str, position: str) -> None:
+    path = tmp_path / "bad.itf.json"
+    path.write_text(text)
+    result = run_cli("show", str(path))
+    assert result.code == 2
+    assert message in result.stderr
+    assert f"bad.itf.json{position}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_show_marks_only_changed_fields(tmp_path: Path) -> None:
+    run_cli("check", STALE, "--out", str(tmp_path), "-q")
+    result = run_cli("show", str(tmp_path / "no_claim_removed_in_use.itf.json"))
+    assert result.code == 0
+    step5 = result.stdout.split("Step 5")[1].split("Step 6")[0]
+    assert "deleting  false -> true" in step5
+    assert "running" not in step5
+    assert result.stdout.rstrip().endswith("S1: a claim is not removed while a pod that uses it runs.")
+
+
+def test_console_script_runs_without_traceback() -> None:
+    done = subprocess.run([sys.executable, "-m", "kvolt", "check", STALE, "-q", "--out", "/dev/null/x"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
