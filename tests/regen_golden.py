@@ -10,7 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from golden_cases import (  # noqa: E402
+from clirunner import run_cli
+from golden_cases import (
     EXAMPLES,
     SHOW,
     SHOW_SOURCES,
@@ -20,7 +21,6 @@ from golden_cases import (  # noqa: E402
     show_output,
     working_directory,
 )
-from clirunner import run_cli  # noqa: E402
 
 
 def regenerate_show_inputs(scratch: Path) -> None:
