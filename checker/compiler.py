@@ -456,7 +456,6 @@ class _ActionCompiler:
         self.emit(depth + 1, "t = list(s)")
         touched: list[tuple[str, Code]] = []
         self._stmts(action.effects, actor, env, depth + 1, touched)
-        self._writethrough(actor, env, depth + 1, touched)
         self.emit(depth + 1, f"out.append(({index}, tuple(t)))")
         self.emit(depth + 1, "break")
 
@@ -553,6 +552,7 @@ class _ActionCompiler:
                 self.emit(depth, f"t[{fins}] = t[{fins}] & ~{bit}")
                 self.emit(depth, f"if t[{life}] == 2 and t[{fins}] == 0:")
                 self._reset(kind, base, depth + 1)
+        self._writethrough(actor, env, depth, [(kind, ref)])
 
     def _reset(self, kind: str, base: Code, depth: int) -> None:
         """The API server removes the object: its slot returns to absent with default fields."""
@@ -573,7 +573,7 @@ class _ActionCompiler:
         return code
 
     def _writethrough(self, actor: ir.Actor, env: dict[str, int], depth: int, touched: list[tuple[str, Code]]) -> None:
-        """A write-through cache (like the PV controller's) stores the actor's own successful writes."""
+        """A write-through cache (like the PV controller's) stores the actor's own writes, right after each one."""
         seen: set[tuple[str, str]] = set()
         for kind, ref in touched:
             cache = actor.cache_of(kind)
@@ -763,37 +763,43 @@ def permute_state(layout: Layout, state: tuple[int, ...], perms: dict[str, tuple
     return eval(compile(source, "<kvolt:permute>", "eval"), namespace)
 
 
-def _permuted_tuple(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _ExprCompiler) -> str:
-    spec, _model = layout.spec, layout.model
-    target: list[str] = ["0"] * layout.size
+@dataclass(frozen=True)
+class Moved:
+    """Where one position of a permuted state comes from, and how its value is renamed."""
 
-    def ref_table(kind: str) -> str:
-        perm = perms[kind]
-        return exprs.table((0, *(perm[i] + 1 for i in range(len(perm)))))
+    source: int
+    mode: str  # "copy" | "ref" (value -> table[value]) | "bits" (bit i -> table[i])
+    table: tuple[int, ...] = ()
 
-    def bit_table(kind: str) -> str:
-        perm = perms[kind]
-        return exprs.table(tuple(1 << perm[i] for i in range(len(perm))))
+
+def permutation_plan(layout: Layout, perms: dict[str, tuple[int, ...]]) -> list[Moved]:
+    """For every position of the permuted state, its source position and renaming.
+
+    `perms[kind][i]` is the new index of instance i. Blocks move with their instance, references
+    to a permuted kind are renamed, and so are the caches of actors that run per permuted instance.
+    """
+    spec = layout.spec
+    plan: list[Moved] = [Moved(i, "copy") for i in range(layout.size)]
 
     def move_block(src: int, dst: int, kind: str) -> None:
-        target[dst] = f"s[{src}]"
-        target[dst + 1] = f"s[{src + 1}]"
+        plan[dst] = Moved(src, "copy")
+        plan[dst + 1] = Moved(src + 1, "copy")
         for f in spec.kind(kind).state_fields:
             offset = layout.offset(kind, f.name)
             element = f.type.element if isinstance(f.type, ir.SetT) else f.type
             if isinstance(element, ir.RefT) and element.kind in perms:
+                perm = perms[element.kind]
                 if isinstance(f.type, ir.SetT):
-                    target[dst + offset] = f"_pb(s[{src + offset}], {bit_table(element.kind)})"
+                    plan[dst + offset] = Moved(src + offset, "bits", tuple(1 << perm[i] for i in range(len(perm))))
                 else:
-                    target[dst + offset] = f"{ref_table(element.kind)}[s[{src + offset}]]"
+                    plan[dst + offset] = Moved(src + offset, "ref", (0, *(perm[i] + 1 for i in range(len(perm)))))
             else:
-                target[dst + offset] = f"s[{src + offset}]"
+                plan[dst + offset] = Moved(src + offset, "copy")
 
     def move_region(src_region: Region, dst_region: Region, kind: str) -> None:
         perm = perms.get(kind)
         for index in range(src_region.count):
-            new_index = perm[index] if perm else index
-            move_block(src_region.block(index), dst_region.block(new_index), kind)
+            move_block(src_region.block(index), dst_region.block(perm[index] if perm else index), kind)
 
     for kind in spec.kinds:
         move_region(layout.api[kind.name], layout.api[kind.name], kind.name)
@@ -801,4 +807,28 @@ def _permuted_tuple(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _E
         actor = spec.actor(actor_name)
         new_instance = perms[actor.per][instance] if actor.per and actor.per in perms else instance
         move_region(region, layout.caches[(actor_name, new_instance, kind)], kind)
-    return ", ".join(target)
+    return plan
+
+
+def symmetry_permutations(layout: Layout) -> list[dict[str, tuple[int, ...]]]:
+    """Every non-identity combination of instance permutations of the model's symmetric kinds."""
+    model = layout.model
+    per_kind = [list(itertools.permutations(range(model.count(k)))) for k in model.symmetric]
+    result = []
+    for choice in itertools.product(*per_kind):
+        perms = dict(zip(model.symmetric, choice, strict=True))
+        if any(p != tuple(range(len(p))) for p in perms.values()):
+            result.append(perms)
+    return result
+
+
+def _permuted_tuple(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _ExprCompiler) -> str:
+    parts = []
+    for moved in permutation_plan(layout, perms):
+        if moved.mode == "ref":
+            parts.append(f"{exprs.table(moved.table)}[s[{moved.source}]]")
+        elif moved.mode == "bits":
+            parts.append(f"_pb(s[{moved.source}], {exprs.table(moved.table)})")
+        else:
+            parts.append(f"s[{moved.source}]")
+    return ", ".join(parts)

@@ -6,11 +6,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from kvolt.checker import syntax as ast
-from kvolt.checker.diagnostics import Diagnostic, Span, SpecError
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
+
+from kvolt.checker import syntax as ast
+from kvolt.checker.diagnostics import Diagnostic, Span, SpecError
 
 
 @lru_cache(maxsize=1)

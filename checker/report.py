@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.explorer import Progress, Result
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from kvolt.checker.compiler import CompiledModel
+from kvolt.checker.explorer import Progress, Result
+from kvolt.checker.vector_search import VectorStats
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class RunInfo:
     model: str
     workers: int
     trace_files: dict[str, str]  # property -> written file
+    engine: str = "scalar"
+    vector: VectorStats | None = None
 
 
 def progress_line(progress: Progress) -> str:
@@ -36,8 +40,13 @@ def summary(result: Result, info: RunInfo, compiled: CompiledModel) -> Renderabl
     parts.append(header)
     stats = (f"{result.distinct_states:,} distinct states, {result.generated_states:,} generated, depth {result.depth}, "
              f"{result.seconds:.2f} s ({result.states_per_second:,.0f} distinct states/s)"
-             f"{', symmetry on' if result.symmetry else ''}")
+             f"{', symmetry on' if result.symmetry else ''}, {info.engine} engine")
     parts.append(Text(stats))
+    if info.vector is not None:
+        memory = (f"visited set {info.vector.visited_bytes_per_state:.1f} bytes/state; "
+                  + ("exact states, no fingerprint collision possible" if info.vector.exact else
+                     f"fingerprint collision probability about {info.vector.collision_probability:.1e}"))
+        parts.append(Text(memory, style="dim"))
     parts.append(Text(""))
     parts.append(coverage_table(result, compiled))
     for name in dead_actions(result):
@@ -100,4 +109,8 @@ def to_json(result: Result, info: RunInfo) -> dict[str, Any]:
         "violations": [{"property": v.property, "trace": info.trace_files.get(v.property), "length": v.length}
                        for v in result.violations],
         "incomplete_reason": result.incomplete_reason,
+        "engine": info.engine,
+        "collision_probability": info.vector.collision_probability if info.vector else 0.0,
+        "bytes_per_state": round(info.vector.visited_bytes_per_state, 2) if info.vector else None,
+        "exact": info.vector.exact if info.vector else True,
     }

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvolt.checker.traces import ACTION_KEY, PICKS_KEY, Trace
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from kvolt.checker.traces import ACTION_KEY, PICKS_KEY, Trace
 
 Row = tuple[str, str]  # (object, field)
 

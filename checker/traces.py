@@ -18,13 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lark import Lark, Token, Tree
+
+from kvolt import __version__
 from kvolt.checker import ir
 from kvolt.checker.compiler import CompiledModel, Layout, decode_value
 from kvolt.checker.diagnostics import Diagnostic, SourceMap, Span, SpecError
 from kvolt.checker.explorer import Step
-from lark import Lark, Token, Tree
-
-from kvolt import __version__
 
 ACTION_KEY = "mbt::actionTaken"
 PICKS_KEY = "mbt::nondetPicks"

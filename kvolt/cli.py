@@ -24,6 +24,7 @@ from kvolt.checker.explorer import ExplorationError, Options, explore
 from kvolt.checker.loader import builtin_spec_path
 from kvolt.checker.show import render_trace
 from kvolt.checker.traces import load_trace, trace_to_itf, write_trace
+from kvolt.checker.vector_search import explore_vector
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -104,6 +105,9 @@ def _spec_path(spec: str | None) -> Path:
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop after this long.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--no-symmetry", is_flag=True, help="Ignore the model's symmetric kinds.")
+@click.option("--engine", type=click.Choice(["vector", "scalar"]), default="vector", show_default=True,
+              help="vector: whole frontiers at once (numpy); scalar: one state at a time.")
+@click.option("--exact", is_flag=True, help="Vector engine: keep whole states, not 64-bit fingerprints.")
 @click.option("--continue", "keep_going", is_flag=True, help="Keep going after a violation: one trace per property.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout; human output goes to stderr.")
 @click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
@@ -111,8 +115,8 @@ def _spec_path(spec: str | None) -> Path:
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @guarded
 def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], max_states: int | None,
-          max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, keep_going: bool,
-          as_json: bool, out: str, quiet: bool, sources: SourceMap) -> None:
+          max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, engine: str, exact: bool,
+          keep_going: bool, as_json: bool, out: str, quiet: bool, sources: SourceMap) -> None:
     """Explore every reachable state of SPEC (default: the built-in volume lifecycle)."""
     err = _stderr()
     path = _spec_path(spec)
@@ -123,7 +127,11 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
     options = Options(max_states=max_states, max_depth=max_depth, max_seconds=max_seconds,
                       stop_at_first=not keep_going, symmetry=not no_symmetry,
                       progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
-    result = explore(built.compiled, options)
+    stats = None
+    if engine == "vector":
+        result, stats = explore_vector(built.compiled, options, exact=exact)
+    else:
+        result = explore(built.compiled, options)
     trace_files: dict[str, str] = {}
     for violation in result.violations:
         file = Path(out) / f"{violation.property}.itf.json"
@@ -131,11 +139,59 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                                 (violation.property, violation.doc))
         write_trace(file, document)
         trace_files[violation.property] = str(file)
-    info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files)
+    info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files,
+                          engine, stats)
     print_renderable(err, report.summary(result, info, built.compiled))
     if as_json:
         click.echo(json.dumps(report.to_json(result, info)))
     sys.exit({"ok": EXIT_OK, "violation": EXIT_VIOLATION, "incomplete": EXIT_INCOMPLETE}[result.verdict])
+
+
+@cli.command()
+@click.argument("folder", required=False)
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Time limit per variant.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--out", type=click.Path(file_okay=False), default="kvolt-out/zoo", show_default=True,
+              help="Where each variant's counterexample is written.")
+@guarded
+def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, sources: SourceMap) -> None:
+    """Check every known-bug variant (default: the built-in spec/mutations/) against its expectation."""
+    from rich.table import Table
+
+    from kvolt.checker.zoo import check_variant, variants
+
+    directory = Path(folder) if folder else builtin_spec_path("mutations")
+    paths = variants(directory)
+    if not paths:
+        _fail(f"no .kvolt variants in {directory}")
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for column in ("variant", "expected", "found", "trace", "states", "seconds", ""):
+        table.add_column(column, justify="right" if column in ("trace", "states", "seconds") else "left")
+    rows = []
+    options = Options(stop_at_first=False, max_seconds=max_seconds)
+    for path in paths:
+        entry, compiled = check_variant(path, options, sources)
+        violation = entry.expected_violation
+        trace_file = None
+        if violation is not None:
+            trace_file = Path(out) / f"{path.stem}.{violation.property}.itf.json"
+            write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: counterexample to "
+                                                 f"{violation.property}", (violation.property, violation.doc)))
+        status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.verdict == "incomplete" else "MISMATCH")
+        table.add_row(path.stem, entry.expected or "-", ", ".join(entry.found) or "none",
+                      str(violation.length) if violation else "-", f"{entry.result.distinct_states:,}",
+                      f"{entry.result.seconds:.2f}", status)
+        rows.append({"variant": path.name, "model": entry.model, "expected": entry.expected, "found": entry.found,
+                     "trace_length": violation.length if violation else None, "trace": str(trace_file) if trace_file else None,
+                     "distinct_states": entry.result.distinct_states, "seconds": round(entry.result.seconds, 3),
+                     "verdict": entry.result.verdict, "passed": entry.passed})
+    print_renderable(_stderr() if as_json else _stdout(), table)
+    passed = sum(r["passed"] for r in rows)
+    summary = f"{passed} of {len(rows)} variants break exactly their expected property"
+    (_stderr() if as_json else _stdout()).print(summary, style="bold green" if passed == len(rows) else "bold red")
+    if as_json:
+        click.echo(json.dumps({"variants": rows, "passed": passed, "total": len(rows)}))
+    sys.exit(EXIT_OK if passed == len(rows) else EXIT_VIOLATION)
 
 
 @cli.command()

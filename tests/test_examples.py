@@ -23,7 +23,7 @@ PINNED = [
     ("protection.kvolt", "two_pods", (), ("ok", 21657, 29, [])),
     ("protection.kvolt", "legacy_claim", (), ("ok", 504, 15, [])),
     ("protection.kvolt", "no_controller", (), ("ok", 51, 12, [])),
-    ("stale_pod_cache.kvolt", None, (), ("violation", 441, 7, ["no_claim_removed_in_use"])),
+    ("stale_pod_cache.kvolt", None, ("--engine", "scalar"), ("violation", 441, 7, ["no_claim_removed_in_use"])),
 ]
 
 

@@ -1,0 +1,409 @@
+"""Breadth-first search over whole frontiers with the vectorised engine.
+
+Memory per visited state is what keeps big models in reach:
+- a 64-bit fingerprint in a sorted array (stable across processes: the per-column multipliers
+  come from a fixed splitmix64 stream, never from Python's salted `hash`);
+- a parent link (uint32 index in discovery order) and the move that produced it (uint16/32);
+- the frontier rows of the current and next level only, in the narrowest integer type that
+  holds every column, processed in chunks so the peak stays bounded.
+Counterexamples are rebuilt by replaying the recorded moves from the initial state with the
+scalar engine, which also re-checks that both engines agree. With `exact`, whole rows are kept
+instead of fingerprints, and no collision is possible.
+
+With symmetry, a state's fingerprint is the least fingerprint over its orbit (every permutation
+of the symmetric kinds' instances), so one representative per orbit is kept; the representative
+stored is the concrete row that was reached, so the recorded moves replay concretely.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kvolt.checker import ir
+from kvolt.checker.compiler import CompiledModel, Layout, SpecRuntimeError
+from kvolt.checker.explorer import ExplorationError, Options, Progress, Result, Step, Violation
+from kvolt.checker.vector import VectorModel, allowed_rows, check_rows, compile_vector, expand
+
+_MASK64 = (1 << 64) - 1
+NO_PARENT = (1 << 32) - 1  # parent links are uint32 indices in discovery order
+
+
+def _splitmix64(seed: int, count: int) -> list[int]:
+    values = []
+    state = seed & _MASK64
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        values.append(z ^ (z >> 31))
+    return values
+
+
+def column_bounds(layout: Layout) -> tuple[int, int]:
+    """The least and greatest value any column of a state can hold."""
+    spec, model = layout.spec, layout.model
+    low, high = 0, 2
+    for kind in spec.kinds:
+        high = max(high, (1 << len(kind.finalizers)) - 1)
+        for f in kind.state_fields:
+            t = f.type
+            if isinstance(t, ir.IntT):
+                low, high = min(low, t.low), max(high, t.high)
+            elif isinstance(t, ir.SetT):
+                high = max(high, (1 << ir.universe_size(spec, model, t.element)) - 1)
+            elif isinstance(t, ir.EnumT):
+                high = max(high, len(spec.enum(t.name)) - 1)
+            elif isinstance(t, ir.RefT):
+                high = max(high, model.count(t.kind))
+    return low, high
+
+
+def storage_dtype(layout: Layout) -> np.dtype:
+    low, high = column_bounds(layout)
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+class _Fingerprints:
+    """64-bit fingerprints of compact rows, minimised over the symmetry orbit when there is one.
+
+    A row's bytes are read as 64-bit words; each word goes through a bijective mix (so distinct
+    words stay distinct and differences spread over all bits), the mixed words are combined with
+    fixed random odd multipliers, and the sum is mixed once more. A permuted row is built in the
+    compact type (a column gather, plus small lookup tables for renamed references).
+    """
+
+    def __init__(self, vector: VectorModel, width: int, dtype: np.dtype, symmetry: bool) -> None:
+        self.width = width
+        self.dtype = dtype
+        self.padded = -(-width * dtype.itemsize // 8) * 8 // dtype.itemsize
+        words = self.padded * dtype.itemsize // 8
+        constants = _splitmix64(0x6B766F6C74, 2 * words)
+        self.keys = np.array(constants[:words], dtype=np.uint64)
+        self.multipliers = np.array([c | 1 for c in constants[words:]], dtype=np.uint64)
+        self.plans = []
+        for plan in vector.permutations if symmetry else []:
+            sources = np.array([m.source for m in plan] + list(range(width, self.padded)), dtype=np.int64)
+            renames = []
+            for column, moved in enumerate(plan):
+                if moved.mode == "ref":
+                    renames.append((column, np.array(moved.table, dtype=dtype)))
+                elif moved.mode == "bits":
+                    size = 1 << len(moved.table)
+                    table = np.array([sum(t for bit, t in enumerate(moved.table) if mask >> bit & 1)
+                                      for mask in range(size)], dtype=np.int64)
+                    renames.append((column, table.astype(dtype)))
+            self.plans.append((sources, renames))
+
+    def compact(self, rows: np.ndarray) -> np.ndarray:
+        """Rows in the storage type, padded with zero columns to a whole number of 64-bit words."""
+        compact = np.zeros((len(rows), self.padded), dtype=self.dtype)
+        compact[:, :self.width] = rows
+        return compact
+
+    def _hash(self, compact: np.ndarray) -> np.ndarray:
+        words = np.ascontiguousarray(compact).view(np.uint64)
+        x = words ^ self.keys
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(31)
+        x *= self.multipliers
+        h = x.sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+        return h
+
+    def __call__(self, compact: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            best = self._hash(compact)
+            for sources, renames in self.plans:
+                permuted = compact[:, sources]
+                for column, table in renames:
+                    permuted[:, column] = table[permuted[:, column].astype(np.int64)]
+                np.minimum(best, self._hash(permuted), out=best)
+        return best
+
+
+class _Visited:
+    """A set of keys (fingerprints, or whole rows as bytes when exact) in sorted arrays."""
+
+    def __init__(self) -> None:
+        self.sorted: np.ndarray | None = None
+        self.level: list[np.ndarray] = []
+        self.level_sorted: np.ndarray | None = None
+        self.count = 0
+
+    @staticmethod
+    def _member(keys: np.ndarray, sorted_keys: np.ndarray | None) -> np.ndarray:
+        if sorted_keys is None or not len(sorted_keys):
+            return np.zeros(len(keys), dtype=bool)
+        position = np.searchsorted(sorted_keys, keys)
+        position[position == len(sorted_keys)] = 0
+        return sorted_keys[position] == keys
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        return self._member(keys, self.sorted) | self._member(keys, self.level_sorted)
+
+    def add(self, keys: np.ndarray) -> None:
+        """Add keys known to be new (and distinct among themselves)."""
+        self.count += len(keys)
+        merged = keys if self.level_sorted is None else np.concatenate([self.level_sorted, keys])
+        self.level_sorted = np.sort(merged, kind="stable")
+
+    def end_level(self) -> None:
+        if self.level_sorted is None:
+            return
+        merged = self.level_sorted if self.sorted is None else np.concatenate([self.sorted, self.level_sorted])
+        self.sorted = np.sort(merged, kind="stable")
+        self.level_sorted = None
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.sorted, self.level_sorted) if a is not None)
+
+
+@dataclass
+class VectorStats:
+    collision_probability: float
+    visited_bytes_per_state: float
+    exact: bool
+    storage_dtype: str
+
+
+def _keys(compact: np.ndarray, fingerprints: _Fingerprints, exact: bool) -> np.ndarray:
+    """The visited-set keys of compact rows: fingerprints, or the rows' bytes when exact."""
+    if not exact:
+        return fingerprints(compact)
+    compact = np.ascontiguousarray(compact)
+    return compact.view(np.dtype((np.void, compact.dtype.itemsize * compact.shape[1]))).ravel()
+
+
+def explore_vector(scalar: CompiledModel, options: Options | None = None, exact: bool = False,
+                   chunk_rows: int | None = None) -> tuple[Result, VectorStats]:
+    """Breadth-first search with the vectorised engine; same verdicts and counts as `explore`."""
+    return _Search(scalar, options or Options(), exact, chunk_rows).run()
+
+
+class _Search:
+    def __init__(self, scalar: CompiledModel, options: Options, exact: bool, chunk_rows: int | None) -> None:
+        self.scalar = scalar
+        self.vector = compile_vector(scalar)
+        self.options = options
+        self.exact = exact
+        self.symmetry = options.symmetry and bool(self.vector.permutations)
+        if exact and self.symmetry:
+            self.symmetry = False  # whole rows cannot be minimised over orbits here; exact wins
+        width = scalar.layout.size
+        self.width = width
+        self.dtype = storage_dtype(scalar.layout)
+        self.fingerprints = _Fingerprints(self.vector, width, self.dtype, self.symmetry)
+        self.chunk_rows = chunk_rows or int(min(32768, max(1024, 2**24 // (8 * max(width, 1) * 4))))
+        self.visited = _Visited()
+        self.parents: list[np.ndarray] = []
+        self.moves: list[np.ndarray] = []
+        self.initial_rows: np.ndarray | None = None
+        self.move_base = np.cumsum([0] + [len(a.bindings) for a in scalar.actions]).astype(np.int64)
+        self.move_dtype = np.uint16 if self.move_base[-1] < 2**16 else np.uint32
+        self.fired = np.zeros(len(scalar.actions), dtype=np.int64)
+        self.generated = 0
+        self.depth = 0
+        self.invariants = list(range(len(self.vector.invariants)))
+        self.violations: list[Violation] = []
+        self.incomplete: str | None = None
+        self.start = time.monotonic()
+        self.last_progress = self.start
+
+    # -- the search
+    def run(self) -> tuple[Result, VectorStats]:
+        frontier = self._initial()
+        while frontier is not None and len(frontier) and not self._stopped():
+            if self.options.max_depth is not None and self.depth >= self.options.max_depth:
+                if self._has_new_successor(frontier):
+                    self.incomplete = f"depth limit {self.options.max_depth} reached"
+                break
+            level_start = self.visited.count - len(frontier)
+            next_frontier = self._expand_level(frontier, level_start)
+            self.visited.end_level()
+            if len(next_frontier):
+                self.depth += 1
+            frontier = next_frontier
+        return self._result()
+
+    def _stopped(self) -> bool:
+        return self.incomplete is not None or (bool(self.violations) and self.options.stop_at_first) or (
+            not self.invariants and bool(self.violations))
+
+    def _initial(self) -> np.ndarray:
+        rows = np.array(self.scalar.initial_states, dtype=np.int64).reshape(-1, self.width)
+        self.generated += len(rows)
+        rows = rows[allowed_rows(self.vector, rows)] if len(rows) else rows
+        keys = _keys(self.fingerprints.compact(rows), self.fingerprints, self.exact)
+        _, first = np.unique(keys, return_index=True)
+        first.sort()
+        rows, keys = rows[first], keys[first]
+        self.initial_rows = rows
+        self.visited.add(keys)
+        self.visited.end_level()
+        self.parents.append(np.full(len(rows), NO_PARENT, dtype=np.uint32))
+        self.moves.append(np.zeros(len(rows), dtype=self.move_dtype))
+        self._check(rows, 0)
+        return self.fingerprints.compact(rows)
+
+    def _expand_level(self, frontier: np.ndarray, level_start: int) -> np.ndarray:
+        new_chunks: list[np.ndarray] = []
+        for offset in range(0, len(frontier), self.chunk_rows):
+            chunk = frontier[offset:offset + self.chunk_rows, :self.width].astype(np.int64)
+            new_rows = self._expand_chunk(chunk, level_start + offset)
+            if new_rows is not None and len(new_rows):
+                new_chunks.append(new_rows)
+            self._tick(len(frontier) - offset - len(chunk))
+            if self._stopped():
+                break
+        if not new_chunks:
+            return np.zeros((0, self.fingerprints.padded), dtype=self.dtype)
+        return np.concatenate(new_chunks)
+
+    def _successors(self, chunk: np.ndarray, chunk_start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        try:
+            results = expand(self.vector, chunk)
+        except SpecRuntimeError as error:
+            raise self._runtime_error(error, chunk, chunk_start) from None
+        if not results:
+            return None
+        rows = [r for _, _, _, r in results]
+        parents = [p.astype(np.int64) + chunk_start for _, _, p, _ in results]
+        moves = [np.full(len(r), self.move_base[a] + b, dtype=np.int64) for a, b, _, r in results]
+        for action, _, _, r in results:
+            self.fired[action] += len(r)
+        return np.concatenate(rows), np.concatenate(parents), np.concatenate(moves)
+
+    def _expand_chunk(self, chunk: np.ndarray, chunk_start: int) -> np.ndarray | None:
+        found = self._successors(chunk, chunk_start)
+        if found is None:
+            return None
+        rows, parents, moves = found
+        self.generated += len(rows)
+        keep = allowed_rows(self.vector, rows)
+        if not keep.all():
+            rows, parents, moves = rows[keep], parents[keep], moves[keep]
+        compact = self.fingerprints.compact(rows)
+        keys = _keys(compact, self.fingerprints, self.exact)
+        _, first = np.unique(keys, return_index=True)
+        first.sort()
+        fresh = first[~self.visited.contains(keys[first])]
+        if self.options.max_states is not None and self.visited.count + len(fresh) > self.options.max_states:
+            fresh = fresh[:max(0, self.options.max_states - self.visited.count)]
+            self.incomplete = f"state limit {self.options.max_states:,} reached"
+        if not len(fresh):
+            return None
+        first_index = self.visited.count
+        self.visited.add(keys[fresh])
+        if self.visited.count >= NO_PARENT:
+            raise MemoryError("more than 4 billion states: beyond what parent links can address")
+        self.parents.append(parents[fresh].astype(np.uint32))
+        self.moves.append(moves[fresh].astype(self.move_dtype))
+        self._check(rows[fresh], first_index)
+        return compact[fresh]
+
+    def _has_new_successor(self, frontier: np.ndarray) -> bool:
+        for offset in range(0, len(frontier), self.chunk_rows):
+            chunk = frontier[offset:offset + self.chunk_rows, :self.width].astype(np.int64)
+            for _, _, _, rows in expand(self.vector, chunk):
+                rows = rows[allowed_rows(self.vector, rows)]
+                keys = _keys(self.fingerprints.compact(rows), self.fingerprints, self.exact)
+                if len(rows) and not self.visited.contains(keys).all():
+                    return True
+        return False
+
+    def _check(self, rows: np.ndarray, first_index: int) -> None:
+        for invariant in list(self.invariants):
+            try:
+                holds = check_rows(self.vector, invariant, rows)
+            except SpecRuntimeError as error:
+                raise self._runtime_error(error, rows, first_index, predicate=True) from None
+            failing = np.flatnonzero(~holds)
+            if len(failing):
+                compiled = self.scalar.invariants[invariant]
+                self.violations.append(Violation(compiled.name, compiled.doc, self.trace(first_index + int(failing[0]))))
+                self.invariants.remove(invariant)
+
+    def _tick(self, queue: int) -> None:
+        now = time.monotonic()
+        if self.options.max_seconds is not None and now - self.start > self.options.max_seconds:
+            self.incomplete = f"time limit {self.options.max_seconds:g} s reached"
+        if self.options.progress is not None and now - self.last_progress >= self.options.progress_interval:
+            self.last_progress = now
+            self.options.progress(Progress(self.depth, self.visited.count, self.generated, queue, now - self.start))
+
+    # -- traces
+    def _lookup(self, index: int) -> tuple[int, int]:
+        for parents, moves in zip(self.parents, self.moves, strict=True):
+            if index < len(parents):
+                return int(parents[index]), int(moves[index])
+            index -= len(parents)
+        raise IndexError(index)
+
+    def trace(self, index: int) -> tuple[Step, ...]:
+        """Replay the recorded moves from the initial state to state `index` with the scalar engine."""
+        chain: list[int] = []
+        current = index
+        while True:
+            parent, move = self._lookup(current)
+            if parent == NO_PARENT:
+                break
+            chain.append(move)
+            current = parent
+        assert self.initial_rows is not None
+        state = tuple(int(v) for v in self.initial_rows[current])
+        steps = [Step("init", (), state)]
+        for move in reversed(chain):
+            action_index = int(np.searchsorted(self.move_base, move, side="right") - 1)
+            binding = move - int(self.move_base[action_index])
+            action = self.scalar.actions[action_index]
+            out: list[tuple[int, tuple[int, ...]]] = []
+            action.successors(state, out)
+            state = next(s for b, s in out if b == binding)
+            steps.append(Step(action.name, action.bindings[binding].labels, state))
+        return tuple(steps)
+
+    def _runtime_error(self, error: SpecRuntimeError, rows: np.ndarray, first_index: int,
+                       predicate: bool = False) -> ExplorationError:
+        """Find the row that raised (the scalar engine re-evaluates exactly) and report its trace."""
+        checks: list[tuple[str, object]] = []
+        if predicate:
+            checks += [(f"invariant {i.name}", i.holds) for i in self.scalar.invariants]
+            if self.scalar.constraint is not None:
+                checks.append(("the model's constraint", self.scalar.constraint))
+        else:
+            checks += [(a.name, a.successors) for a in self.scalar.actions]
+        for offset, row in enumerate(rows):
+            state = tuple(int(v) for v in row)
+            for where, function in checks:
+                try:
+                    function(state) if predicate else function(state, [])  # type: ignore[operator]
+                except SpecRuntimeError as exact:
+                    return ExplorationError(exact.message, exact.span, where, self.trace(first_index + offset))
+        return ExplorationError(error.message, error.span, "an action", ())
+
+    def _result(self) -> tuple[Result, VectorStats]:
+        seconds = time.monotonic() - self.start
+        verdict = "violation" if self.violations else ("incomplete" if self.incomplete else "ok")
+        fired: dict[str, int] = {}
+        for action, count in zip(self.scalar.actions, self.fired, strict=True):
+            fired[action.name] = fired.get(action.name, 0) + int(count)
+        distinct = self.visited.count
+        result = Result(verdict, distinct, self.generated, self.depth, seconds, fired, self.violations,
+                        self.incomplete, self.symmetry, len(self.initial_rows) if self.initial_rows is not None else 0)
+        link_bytes = sum(p.nbytes + m.nbytes for p, m in zip(self.parents, self.moves, strict=True))
+        per_state = (self.visited.nbytes() + link_bytes) / distinct if distinct else 0.0
+        # TLC's estimate of the chance that two distinct states shared a fingerprint
+        collision = 0.0 if self.exact else min(1.0, distinct * max(self.generated - distinct, 0) / 2.0**64)
+        return result, VectorStats(collision, per_state, self.exact, str(self.dtype))

@@ -1,0 +1,45 @@
+"""The known-bug zoo: check every variant in a folder and compare what breaks with what should.
+
+Each variant declares `expect violation PROPERTY`. A variant passes when exactly that property is
+violated (the search continues after the first violation, so a second broken property shows up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kvolt.checker.build import build
+from kvolt.checker.diagnostics import SourceMap
+from kvolt.checker.explorer import Options, Result, Violation, explore
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    variant: Path
+    model: str
+    expected: str | None
+    result: Result
+
+    @property
+    def found(self) -> list[str]:
+        return [v.property for v in self.result.violations]
+
+    @property
+    def passed(self) -> bool:
+        return self.expected is not None and self.found == [self.expected]
+
+    @property
+    def expected_violation(self) -> Violation | None:
+        return next((v for v in self.result.violations if v.property == self.expected), None)
+
+
+def variants(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.kvolt"))
+
+
+def check_variant(path: Path, options: Options, sources: SourceMap | None = None) -> tuple[ZooEntry, object]:
+    """Check one variant; returns the entry and the compiled model (for writing its trace)."""
+    built = build(path, None, (), sources)
+    result = explore(built.compiled, options)
+    return ZooEntry(path, built.model.name, built.spec.expect, result), built.compiled
