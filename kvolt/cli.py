@@ -148,6 +148,62 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
 
 
 @cli.command()
+@click.argument("spec", required=False)
+@click.option("--model", "model_name", help="Model to simulate (default: the spec's default model).")
+@click.option("--invariant", "invariants", multiple=True, help="Check only this invariant (repeatable).")
+@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True, help="Number of random walks.")
+@click.option("--depth", type=click.IntRange(min=0), default=50, show_default=True, help="Steps per walk at most.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first walk; runs are reproducible.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop starting new walks after this long.")
+@click.option("--save-walks", type=click.IntRange(min=0), default=0, help="Also write the first N walks as ITF.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
+              help="Where violating (and saved) walks are written.")
+@guarded
+def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ...], runs: int, depth: int, seed: int,
+             max_seconds: float | None, save_walks: int, as_json: bool, out: str, sources: SourceMap) -> None:
+    """Check invariants along seeded random walks (for models too large to exhaust)."""
+    from kvolt.checker.simulator import SimulationOptions
+    from kvolt.checker.simulator import simulate as run_simulation
+
+    built = build(_spec_path(spec), model_name, invariants, sources)
+    options = SimulationOptions(runs=runs, depth=depth, seed=seed, max_seconds=max_seconds, keep_walks=save_walks > 0)
+    result = run_simulation(built.compiled, options)
+    files: dict[str, str] = {}
+    for violation in result.violations:
+        file = Path(out) / f"{violation.property}.sim.itf.json"
+        write_trace(file, trace_to_itf(built.compiled, violation.trace, f"random walk violating {violation.property} "
+                                       f"(seed {seed})", (violation.property, violation.doc)))
+        files[violation.property] = str(file)
+    walk_files = []
+    for index, walk in enumerate(result.walks[:save_walks]):
+        file = Path(out) / f"walk-{seed}-{index}.itf.json"
+        write_trace(file, trace_to_itf(built.compiled, walk, f"random walk {index} of seed {seed}"))
+        walk_files.append(str(file))
+    err = _stderr()
+    summary = (f"kvolt simulate — model {built.model.name}: {result.runs:,} walks, {result.steps:,} steps, "
+               f"{result.distinct_states:,} distinct states, {result.seconds:.2f} s "
+               f"({result.steps_per_second:,.0f} steps/s), {result.quiescent_runs} walks ended quiescent")
+    err.print(summary, highlight=False)
+    never = [name for name, count in result.actions_fired.items() if count == 0]
+    if never:
+        err.print(f"never taken: {', '.join(never)}", style="yellow", highlight=False)
+    for violation in result.violations:
+        err.print(f"VIOLATION: {violation.property} after {violation.length} steps: {files[violation.property]}",
+                  style="bold red", highlight=False)
+    if result.verdict == "ok":
+        err.print("no violation seen on these walks (a simulation is not a proof)", style="green")
+    if as_json:
+        click.echo(json.dumps({"spec": str(spec or "volume_lifecycle.kvolt (built-in)"), "model": built.model.name,
+                               "verdict": result.verdict, "runs": result.runs, "steps": result.steps,
+                               "distinct_states": result.distinct_states, "seconds": round(result.seconds, 3),
+                               "steps_per_second": round(result.steps_per_second, 1), "actions": result.actions_fired,
+                               "violations": [{"property": v.property, "trace": files[v.property], "length": v.length}
+                                              for v in result.violations], "walks": walk_files}))
+    sys.exit({"ok": EXIT_OK, "violation": EXIT_VIOLATION, "incomplete": EXIT_INCOMPLETE}[result.verdict])
+
+
+@cli.command()
 @click.argument("folder", required=False)
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Time limit per variant.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")

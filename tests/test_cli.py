@@ -110,3 +110,35 @@ def test_console_script_runs_without_traceback() -> None:
                           capture_output=True, text=True, check=False)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
+
+
+def test_simulate_is_reproducible_and_finds_the_race(tmp_path: Path) -> None:
+    args = ["simulate", STALE, "--runs", "300", "--depth", "30", "--seed", "7", "--json", "--out", str(tmp_path)]
+    first = json.loads(run_cli(*args).stdout)
+    second = json.loads(run_cli(*args).stdout)
+    assert first["verdict"] == "violation"
+    assert {k: v for k, v in first.items() if k != "seconds" and k != "steps_per_second"} == \
+        {k: v for k, v in second.items() if k != "seconds" and k != "steps_per_second"}
+    trace = json.loads(Path(first["violations"][0]["trace"]).read_text())
+    assert trace["states"][-1]["mbt::actionTaken"] == "pvc_protection.remove_finalizer"
+
+
+def test_simulate_ok_is_not_called_a_proof(tmp_path: Path) -> None:
+    result = run_cli("simulate", PROTECTION, "--runs", "50", "--depth", "20", "--out", str(tmp_path), "--save-walks", "2")
+    assert result.code == 0
+    assert "not a proof" in result.stderr
+    assert len(list(tmp_path.glob("walk-0-*.itf.json"))) == 2
+
+
+def test_zoo_reports_each_variant(tmp_path: Path) -> None:
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    (folder / "stale.kvolt").write_text(Path(STALE).read_text().replace('"protection.kvolt"', f'"{PROTECTION}"'))
+    (folder / "wrong.kvolt").write_text(f'extends "{PROTECTION}"\nexpect violation running_pods_are_scheduled\n')
+    result = run_cli("zoo", str(folder), "--json", "--out", str(tmp_path / "out"))
+    report = json.loads(result.stdout)
+    assert result.code == 1
+    rows = {row["variant"]: row for row in report["variants"]}
+    assert rows["stale.kvolt"]["passed"] and rows["stale.kvolt"]["found"] == ["no_claim_removed_in_use"]
+    assert not rows["wrong.kvolt"]["passed"] and rows["wrong.kvolt"]["found"] == []
+    assert Path(rows["stale.kvolt"]["trace"]).exists()
