@@ -204,6 +204,69 @@ def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ..
 
 
 @cli.command()
+@click.argument("traces", nargs=-1, required=True)
+@click.option("--spec", "spec", help="Spec to check against (default: the built-in volume lifecycle).")
+@click.option("--model", "model_name", help="Model (default: the trace's #meta.model, else the spec's default).")
+@click.option("--max-hidden", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Hidden spec steps allowed before each recorded step (partial traces).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@guarded
+def conform(traces: tuple[str, ...], spec: str | None, model_name: str | None, max_hidden: int, as_json: bool,
+            sources: SourceMap) -> None:
+    """Check that recorded traces (ITF) are behaviours of the spec."""
+    from kvolt.checker.build import choose_model, load_spec
+    from kvolt.checker.compiler import compile_model
+    from kvolt.checker.conformance import ConformOptions
+    from kvolt.checker.conformance import conform as check_trace
+
+    loaded = load_spec(_spec_path(spec), sources)
+    compiled_models: dict[str, Any] = {}
+    out = _stdout() if not as_json else _stderr()
+    results = []
+    for path in traces:
+        trace = load_trace(path, sources)
+        name = model_name or (trace.meta.get("model") if loaded.model(str(trace.meta.get("model"))) else None)
+        model = choose_model(loaded, name)
+        if model.name not in compiled_models:
+            compiled_models[model.name] = compile_model(loaded, model)
+        result = check_trace(compiled_models[model.name], trace, ConformOptions(max_hidden=max_hidden))
+        results.append((result, model.name))
+        if result.ok:
+            out.print(f"ok    {path}  ({result.mode}, {result.steps} steps, model {model.name})", highlight=False)
+            continue
+        out.print(f"FAIL  {path}  at step {result.failed_step}: {result.message}", style="bold red", highlight=False,
+                  soft_wrap=True)
+        recorded = ", ".join(f"{o}.{f}={v}" for o, f, v in result.recorded) or "no change"
+        out.print(f"      recorded at this step: {recorded}", highlight=False, soft_wrap=True)
+        for rank, diffs in enumerate(result.closest, 1):
+            shown = "; ".join(f"{d.object}.{d.field}: recorded {d.recorded}, spec {d.spec}" for d in diffs)
+            out.print(f"      closest spec state {rank}: {shown or 'matches (check the action and its parameters)'}",
+                      highlight=False, soft_wrap=True)
+        if result.enabled:
+            out.print(f"      enabled actions: {', '.join(result.enabled)}", highlight=False, soft_wrap=True)
+    used: dict[str, int] = {}
+    for result, _ in results:
+        for action, count in result.actions_used.items():
+            used[action] = used.get(action, 0) + count
+    all_actions = sorted({a.name for m in compiled_models.values() for a in m.actions})
+    unexercised = [a for a in all_actions if a not in used]
+    failed = sum(not r.ok for r, _ in results)
+    out.print(f"{len(results) - failed} of {len(results)} traces conform; the traces exercised "
+              f"{len(all_actions) - len(unexercised)} of {len(all_actions)} spec actions", style="bold", highlight=False)
+    if unexercised:
+        out.print(f"never exercised: {', '.join(unexercised)}", style="yellow", highlight=False, soft_wrap=True)
+    if as_json:
+        click.echo(json.dumps({
+            "traces": [{"trace": r.trace, "model": m, "ok": r.ok, "mode": r.mode, "steps": r.steps,
+                        "failed_step": r.failed_step, "message": r.message,
+                        "recorded": [list(x) for x in r.recorded],
+                        "closest": [[d.__dict__ for d in diffs] for diffs in r.closest], "enabled": r.enabled}
+                       for r, m in results],
+            "coverage": used, "unexercised": unexercised, "passed": len(results) - failed, "total": len(results)}))
+    sys.exit(EXIT_OK if not failed else EXIT_VIOLATION)
+
+
+@cli.command()
 @click.argument("folder", required=False)
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Time limit per variant.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
