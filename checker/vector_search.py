@@ -17,8 +17,10 @@ stored is the concrete row that was reached, so the recorded moves replay concre
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -134,40 +136,96 @@ class _Fingerprints:
 
 
 class _Visited:
-    """A set of keys (fingerprints, or whole rows as bytes when exact) in sorted arrays."""
+    """A set of keys (fingerprints, or whole rows as bytes when exact) in sorted runs.
+
+    New keys arrive as sorted runs; two runs of similar size are merged (a linear merge, since
+    both are sorted), so there are only about log2(n) runs to search and each key is merged
+    O(log n) times.
+    """
 
     def __init__(self) -> None:
-        self.sorted: np.ndarray | None = None
-        self.level: list[np.ndarray] = []
-        self.level_sorted: np.ndarray | None = None
+        self.runs: list[np.ndarray] = []
         self.count = 0
 
     @staticmethod
-    def _member(keys: np.ndarray, sorted_keys: np.ndarray | None) -> np.ndarray:
-        if sorted_keys is None or not len(sorted_keys):
-            return np.zeros(len(keys), dtype=bool)
-        position = np.searchsorted(sorted_keys, keys)
-        position[position == len(sorted_keys)] = 0
-        return sorted_keys[position] == keys
+    def _member(keys: np.ndarray, run: np.ndarray) -> np.ndarray:
+        position = np.searchsorted(run, keys)
+        position[position == len(run)] = 0
+        return run[position] == keys
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
-        return self._member(keys, self.sorted) | self._member(keys, self.level_sorted)
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self.runs:
+            found |= self._member(keys, run)
+        return found
 
     def add(self, keys: np.ndarray) -> None:
         """Add keys known to be new (and distinct among themselves)."""
         self.count += len(keys)
-        merged = keys if self.level_sorted is None else np.concatenate([self.level_sorted, keys])
-        self.level_sorted = np.sort(merged, kind="stable")
-
-    def end_level(self) -> None:
-        if self.level_sorted is None:
-            return
-        merged = self.level_sorted if self.sorted is None else np.concatenate([self.sorted, self.level_sorted])
-        self.sorted = np.sort(merged, kind="stable")
-        self.level_sorted = None
+        self.runs.append(np.sort(keys))
+        while len(self.runs) >= 2 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+            newest = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], newest]), kind="stable")
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.sorted, self.level_sorted) if a is not None)
+        return sum(run.nbytes for run in self.runs)
+
+
+@dataclass
+class _ChunkWork:
+    """What one frontier chunk produced, before the visited-set check (made in a worker, or here)."""
+
+    compact: np.ndarray  # unique candidate successors, in the storage type
+    keys: np.ndarray
+    parents: np.ndarray  # discovery index of each candidate's parent
+    moves: np.ndarray
+    fired: np.ndarray  # successors per action, before deduplication
+    generated: int
+    failed: bool = False  # some row raised a spec error; the caller re-evaluates exactly
+
+
+@dataclass(frozen=True)
+class _Context:
+    vector: VectorModel
+    fingerprints: _Fingerprints
+    exact: bool
+    width: int
+    move_base: np.ndarray
+
+
+_WORKER_CONTEXT: _Context | None = None  # set before the worker processes fork
+
+
+def _work_chunk(context: _Context, chunk: np.ndarray, chunk_start: int) -> _ChunkWork:
+    fired = np.zeros(len(context.vector.actions), dtype=np.int64)
+    rows64 = chunk[:, :context.width].astype(np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    try:
+        results = expand(context.vector, rows64)
+        if results:
+            rows = np.concatenate([r for _, _, _, r in results])
+            parents = np.concatenate([p.astype(np.int64) + chunk_start for _, _, p, _ in results])
+            moves = np.concatenate([np.full(len(r), context.move_base[a] + b, dtype=np.int64) for a, b, _, r in results])
+            keep = allowed_rows(context.vector, rows)
+    except SpecRuntimeError:
+        return _ChunkWork(chunk[:0], empty, empty, empty, fired, 0, failed=True)
+    if not results:
+        return _ChunkWork(chunk[:0], empty.astype(np.uint64), empty, empty, fired, 0)
+    for action, _, _, r in results:
+        fired[action] += len(r)
+    generated = len(rows)
+    if not keep.all():
+        rows, parents, moves = rows[keep], parents[keep], moves[keep]
+    compact = context.fingerprints.compact(rows)
+    keys = _keys(compact, context.fingerprints, context.exact)
+    _, first = np.unique(keys, return_index=True)
+    first.sort()
+    return _ChunkWork(compact[first], keys[first], parents[first], moves[first], fired, generated)
+
+
+def _work_in_worker(task: tuple[np.ndarray, int]) -> _ChunkWork:
+    assert _WORKER_CONTEXT is not None
+    return _work_chunk(_WORKER_CONTEXT, *task)
 
 
 @dataclass
@@ -187,9 +245,23 @@ def _keys(compact: np.ndarray, fingerprints: _Fingerprints, exact: bool) -> np.n
 
 
 def explore_vector(scalar: CompiledModel, options: Options | None = None, exact: bool = False,
-                   chunk_rows: int | None = None) -> tuple[Result, VectorStats]:
-    """Breadth-first search with the vectorised engine; same verdicts and counts as `explore`."""
-    return _Search(scalar, options or Options(), exact, chunk_rows).run()
+                   chunk_rows: int | None = None, workers: int = 1) -> tuple[Result, VectorStats]:
+    """Breadth-first search with the vectorised engine; same verdicts and counts as `explore`.
+
+    With several workers, processes expand and fingerprint frontier chunks in parallel; the results
+    are consumed in chunk order, so the outcome is identical for any number of workers.
+    """
+    search = _Search(scalar, options or Options(), exact, chunk_rows)
+    if workers <= 1:
+        return search.run()
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = search.context
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            search.pool = pool
+            return search.run()
+    finally:
+        _WORKER_CONTEXT = None
 
 
 class _Search:
@@ -220,6 +292,8 @@ class _Search:
         self.incomplete: str | None = None
         self.start = time.monotonic()
         self.last_progress = self.start
+        self.context = _Context(self.vector, self.fingerprints, exact, width, self.move_base)
+        self.pool: Any = None
 
     # -- the search
     def run(self) -> tuple[Result, VectorStats]:
@@ -231,7 +305,6 @@ class _Search:
                 break
             level_start = self.visited.count - len(frontier)
             next_frontier = self._expand_level(frontier, level_start)
-            self.visited.end_level()
             if len(next_frontier):
                 self.depth += 1
             frontier = next_frontier
@@ -251,7 +324,6 @@ class _Search:
         rows, keys = rows[first], keys[first]
         self.initial_rows = rows
         self.visited.add(keys)
-        self.visited.end_level()
         self.parents.append(np.full(len(rows), NO_PARENT, dtype=np.uint32))
         self.moves.append(np.zeros(len(rows), dtype=self.move_dtype))
         self._check(rows, 0)
@@ -259,59 +331,51 @@ class _Search:
 
     def _expand_level(self, frontier: np.ndarray, level_start: int) -> np.ndarray:
         new_chunks: list[np.ndarray] = []
-        for offset in range(0, len(frontier), self.chunk_rows):
-            chunk = frontier[offset:offset + self.chunk_rows, :self.width].astype(np.int64)
-            new_rows = self._expand_chunk(chunk, level_start + offset)
+        tasks = [(frontier[o:o + self.chunk_rows], level_start + o) for o in range(0, len(frontier), self.chunk_rows)]
+        works = self.pool.imap(_work_in_worker, tasks) if self.pool is not None else (
+            _work_chunk(self.context, chunk, start) for chunk, start in tasks)
+        for (chunk, chunk_start), work in zip(tasks, works, strict=True):
+            if work.failed:
+                self._raise_exact_error(chunk, chunk_start)
+            new_rows = self._absorb(work)
             if new_rows is not None and len(new_rows):
                 new_chunks.append(new_rows)
-            self._tick(len(frontier) - offset - len(chunk))
+            self._tick(level_start + len(frontier) - chunk_start - len(chunk))
             if self._stopped():
                 break
         if not new_chunks:
             return np.zeros((0, self.fingerprints.padded), dtype=self.dtype)
         return np.concatenate(new_chunks)
 
-    def _successors(self, chunk: np.ndarray, chunk_start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _raise_exact_error(self, chunk: np.ndarray, chunk_start: int) -> None:
+        rows = chunk[:, :self.width].astype(np.int64)
         try:
-            results = expand(self.vector, chunk)
+            expand(self.vector, rows)
         except SpecRuntimeError as error:
-            raise self._runtime_error(error, chunk, chunk_start) from None
-        if not results:
-            return None
-        rows = [r for _, _, _, r in results]
-        parents = [p.astype(np.int64) + chunk_start for _, _, p, _ in results]
-        moves = [np.full(len(r), self.move_base[a] + b, dtype=np.int64) for a, b, _, r in results]
-        for action, _, _, r in results:
-            self.fired[action] += len(r)
-        return np.concatenate(rows), np.concatenate(parents), np.concatenate(moves)
+            raise self._runtime_error(error, rows, chunk_start) from None
+        raise AssertionError("a worker reported a spec error that does not reproduce")
 
-    def _expand_chunk(self, chunk: np.ndarray, chunk_start: int) -> np.ndarray | None:
-        found = self._successors(chunk, chunk_start)
-        if found is None:
+    def _absorb(self, work: _ChunkWork) -> np.ndarray | None:
+        """Keep the candidates not seen before; record their parents and check them."""
+        self.generated += work.generated
+        self.fired += work.fired
+        if not len(work.keys):
             return None
-        rows, parents, moves = found
-        self.generated += len(rows)
-        keep = allowed_rows(self.vector, rows)
-        if not keep.all():
-            rows, parents, moves = rows[keep], parents[keep], moves[keep]
-        compact = self.fingerprints.compact(rows)
-        keys = _keys(compact, self.fingerprints, self.exact)
-        _, first = np.unique(keys, return_index=True)
-        first.sort()
-        fresh = first[~self.visited.contains(keys[first])]
+        fresh = np.flatnonzero(~self.visited.contains(work.keys))
         if self.options.max_states is not None and self.visited.count + len(fresh) > self.options.max_states:
             fresh = fresh[:max(0, self.options.max_states - self.visited.count)]
             self.incomplete = f"state limit {self.options.max_states:,} reached"
         if not len(fresh):
             return None
         first_index = self.visited.count
-        self.visited.add(keys[fresh])
+        self.visited.add(work.keys[fresh])
         if self.visited.count >= NO_PARENT:
             raise MemoryError("more than 4 billion states: beyond what parent links can address")
-        self.parents.append(parents[fresh].astype(np.uint32))
-        self.moves.append(moves[fresh].astype(self.move_dtype))
-        self._check(rows[fresh], first_index)
-        return compact[fresh]
+        self.parents.append(work.parents[fresh].astype(np.uint32))
+        self.moves.append(work.moves[fresh].astype(self.move_dtype))
+        compact = work.compact[fresh]
+        self._check(compact[:, :self.width].astype(np.int64), first_index)
+        return compact
 
     def _has_new_successor(self, frontier: np.ndarray) -> bool:
         for offset in range(0, len(frontier), self.chunk_rows):

@@ -121,15 +121,16 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
     err = _stderr()
     path = _spec_path(spec)
     built = build(path, model_name, invariants, sources)
-    if workers > 1:
-        err.print("note: this engine runs one worker; parallel workers are not available yet", style="yellow")
+    if workers > 1 and engine == "scalar":
+        err.print("note: the scalar engine runs one worker; use the vector engine for parallel workers",
+                  style="yellow")
         workers = 1
     options = Options(max_states=max_states, max_depth=max_depth, max_seconds=max_seconds,
                       stop_at_first=not keep_going, symmetry=not no_symmetry,
                       progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
     stats = None
     if engine == "vector":
-        result, stats = explore_vector(built.compiled, options, exact=exact)
+        result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers)
     else:
         result = explore(built.compiled, options)
     trace_files: dict[str, str] = {}

@@ -140,3 +140,16 @@ def _reachable(compiled) -> set[tuple[int, ...]]:
                 seen.add(successor)
                 frontier.append(successor)
     return seen
+
+
+@pytest.mark.parametrize(("path", "model"), [(EXAMPLES / "protection.kvolt", "two_pods"),
+                                             (EXAMPLES / "stale_pod_cache.kvolt", "small")], ids=["ok", "violation"])
+def test_two_workers_give_identical_results(path: Path, model: str) -> None:
+    compiled = build(path, model).compiled
+    one, _ = explore_vector(compiled, Options(), chunk_rows=64)
+    two, _ = explore_vector(compiled, Options(), chunk_rows=64, workers=2)
+    assert _summary(two) == _summary(one)
+    assert [v.trace for v in two.violations] == [v.trace for v in one.violations]
+    for violation in two.violations:  # a shortest counterexample that replays to the violation
+        assert violation.length == 7
+        assert not next(i for i in compiled.invariants if i.name == violation.property).holds(violation.trace[-1].state)
