@@ -643,7 +643,8 @@ def compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
             source, bindings = _sync_function(layout, actor, kind, function)
             functions.append((function, source))
             params = ("self", "obj") if actor.per else ("obj",)
-            doc = f"the {actor.name} informer delivers the latest version of a {kind} to its cache"
+            where = " on {self}" if actor.per else ""
+            doc = f"the {{actor}} informer{where} delivers the latest version of {kind} {{obj}} to its cache"
             pending_actions.append((f"{actor.name}.sync[{kind}]", actor, doc, params, bindings, function, None, True))
     invariant_functions = []
     for invariant in spec.invariants:

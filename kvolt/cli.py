@@ -316,11 +316,72 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
 
 @cli.command()
 @click.argument("trace")
+@click.option("--narrate", is_flag=True, help="Tell the trace as a story, one sentence per step.")
 @guarded
-def show(trace: str, sources: SourceMap) -> None:
+def show(trace: str, narrate: bool, sources: SourceMap) -> None:
     """Print a trace (ITF JSON) step by step, showing only the fields that changed."""
     loaded = load_trace(trace, sources)
+    if narrate:
+        from kvolt.checker.narrate import narration_text
+
+        sys.stdout.write(narration_text(loaded))
+        return
     print_renderable(_stdout(), render_trace(loaded))
+
+
+@cli.command()
+@click.argument("trace")
+@click.option("--format", "fmt", type=click.Choice(["mermaid"]), default="mermaid", show_default=True)
+@guarded
+def diagram(trace: str, fmt: str, sources: SourceMap) -> None:
+    """Draw a trace as a sequence diagram of actors and the objects they write."""
+    from kvolt.checker.narrate import mermaid_sequence
+
+    sys.stdout.write(mermaid_sequence(load_trace(trace, sources)))
+
+
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--kind", required=True, help="The kind whose lifecycle to draw, e.g. PV.")
+@click.option("--field", "field_name", help="Project onto this field only (default: every field).")
+@click.option("--model", "model_name", help="Model to explore (default: the spec's default model).")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@click.option("--max-states", type=click.IntRange(min=1), default=200_000, show_default=True)
+@guarded
+def lifecycle(spec: str | None, kind: str, field_name: str | None, model_name: str | None, fmt: str,
+              max_states: int, sources: SourceMap) -> None:
+    """Derive one kind's lifecycle from the explored state graph."""
+    from kvolt.checker.graph import lifecycle as derive
+    from kvolt.checker.graph import lifecycle_dot, lifecycle_mermaid, state_graph
+
+    built = build(_spec_path(spec), model_name, (), sources)
+    graph = state_graph(built.compiled, max_states)
+    if not graph.complete:
+        _stderr().print(f"note: the state graph was cut at {max_states:,} states; the lifecycle may be partial",
+                        style="yellow")
+    life = derive(graph, kind, field_name)
+    title = f"{kind} lifecycle" + (f" ({field_name})" if field_name else "")
+    sys.stdout.write(lifecycle_mermaid(life) if fmt == "mermaid" else lifecycle_dot(life, title))
+
+
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--model", "model_name", help="Model to explore (default: the spec's default model).")
+@click.option("--format", "fmt", type=click.Choice(["dot", "graphml", "json"]), default="dot", show_default=True)
+@click.option("--max-states", type=click.IntRange(min=1), default=20_000, show_default=True)
+@guarded
+def graph(spec: str | None, model_name: str | None, fmt: str, max_states: int, sources: SourceMap) -> None:
+    """Print the whole reachable state graph of a small model, violating states marked."""
+    from kvolt.checker.graph import graph_document, graph_dot, graph_graphml, state_graph
+
+    built = build(_spec_path(spec), model_name, (), sources)
+    explored = state_graph(built.compiled, max_states)
+    if not explored.complete:
+        _fail(f"the model has more than {max_states:,} states; choose a smaller model or raise --max-states", 3)
+    if fmt == "json":
+        click.echo(json.dumps(graph_document(explored)))
+    else:
+        sys.stdout.write(graph_dot(explored) if fmt == "dot" else graph_graphml(explored))
 
 
 def main() -> int:

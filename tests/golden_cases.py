@@ -49,7 +49,31 @@ def show_cases() -> list[Path]:
     return sorted(SHOW.glob("*.itf.json"))
 
 
-def show_output(case: Path) -> str:
+def show_output(case: Path, *flags: str) -> str:
     with working_directory(case.parent):
-        result = run_cli("show", case.name)
+        result = run_cli("show", case.name, *flags)
+    return f"exit {result.code}\n{result.stdout}{result.stderr}"
+
+
+def diagram_output(case: Path) -> str:
+    with working_directory(case.parent):
+        result = run_cli("diagram", case.name, "--format", "mermaid")
+    return f"exit {result.code}\n{result.stdout}{result.stderr}"
+
+
+LIFECYCLE = GOLDEN / "lifecycle"
+# (name, spec relative to the repository, kind, field or None, format)
+LIFECYCLE_CASES = [
+    ("static_binding.PV.phase.mermaid", "spec/examples/static_binding.kvolt", "PV", "phase", "mermaid"),
+    ("static_binding.PVC.dot", "spec/examples/static_binding.kvolt", "PVC", None, "dot"),
+    ("protection.Pod.running.mermaid", "spec/examples/protection.kvolt", "Pod", "running", "mermaid"),
+]
+
+
+def lifecycle_output(spec: str, kind: str, field: str | None, fmt: str) -> str:
+    args = ["lifecycle", spec, "--kind", kind, "--format", fmt]
+    if field:
+        args += ["--field", field]
+    with working_directory(Path(__file__).parent.parent):
+        result = run_cli(*args)
     return f"exit {result.code}\n{result.stdout}{result.stderr}"

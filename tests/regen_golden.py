@@ -13,10 +13,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from clirunner import run_cli
 from golden_cases import (
     EXAMPLES,
+    LIFECYCLE,
+    LIFECYCLE_CASES,
     SHOW,
     SHOW_SOURCES,
+    diagram_output,
     error_cases,
     error_output,
+    lifecycle_output,
     show_cases,
     show_output,
     working_directory,
@@ -43,6 +47,11 @@ def main() -> None:
         regenerate_show_inputs(scratch)
         for case in show_cases():
             case.with_name(case.name.replace(".itf.json", ".expect")).write_text(show_output(case))
+            case.with_name(case.name.replace(".itf.json", ".narrate.expect")).write_text(show_output(case, "--narrate"))
+            case.with_name(case.name.replace(".itf.json", ".mermaid.expect")).write_text(diagram_output(case))
+        LIFECYCLE.mkdir(exist_ok=True)
+        for name, spec, kind, field, fmt in LIFECYCLE_CASES:
+            (LIFECYCLE / f"{name}.expect").write_text(lifecycle_output(spec, kind, field, fmt))
     finally:
         shutil.rmtree(scratch)
     print(f"regenerated {len(error_cases())} error cases and {len(show_cases())} show cases")

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from golden_cases import error_cases, error_output, show_cases, show_output
+from golden_cases import (
+    LIFECYCLE,
+    LIFECYCLE_CASES,
+    diagram_output,
+    error_cases,
+    error_output,
+    lifecycle_output,
+    show_cases,
+    show_output,
+)
 
 CODES_COVERED = {"P", "L", "R", "T", "S", "M", "X"}
 
@@ -32,3 +41,20 @@ def test_error_message(case: Path, tmp_path: Path) -> None:
 def test_show(case: Path) -> None:
     expected = case.with_name(case.name.replace(".itf.json", ".expect")).read_text()
     assert show_output(case) == expected
+
+
+@pytest.mark.parametrize("case", show_cases(), ids=lambda p: p.name)
+def test_narration(case: Path) -> None:
+    expected = case.with_name(case.name.replace(".itf.json", ".narrate.expect")).read_text()
+    assert show_output(case, "--narrate") == expected
+
+
+@pytest.mark.parametrize("case", show_cases(), ids=lambda p: p.name)
+def test_mermaid_sequence_diagram(case: Path) -> None:
+    expected = case.with_name(case.name.replace(".itf.json", ".mermaid.expect")).read_text()
+    assert diagram_output(case) == expected
+
+
+@pytest.mark.parametrize(("name", "spec", "kind", "field", "fmt"), LIFECYCLE_CASES, ids=[c[0] for c in LIFECYCLE_CASES])
+def test_lifecycle_diagram(name: str, spec: str, kind: str, field: str | None, fmt: str) -> None:
+    assert lifecycle_output(spec, kind, field, fmt) == (LIFECYCLE / f"{name}.expect").read_text()
