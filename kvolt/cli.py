@@ -331,6 +331,21 @@ def show(trace: str, narrate: bool, sources: SourceMap) -> None:
 
 @cli.command()
 @click.argument("trace")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@guarded
+def html(trace: str, output: str, sources: SourceMap) -> None:
+    """Write a self-contained HTML page that steps through a trace."""
+    from kvolt.checker.html import trace_page
+
+    page = trace_page(load_trace(trace, sources))
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(page, encoding="utf-8")
+    _stderr().print(f"wrote {output} ({len(page):,} bytes); open it in a browser, step with the arrow keys",
+                    highlight=False)
+
+
+@cli.command()
+@click.argument("trace")
 @click.option("--format", "fmt", type=click.Choice(["mermaid"]), default="mermaid", show_default=True)
 @guarded
 def diagram(trace: str, fmt: str, sources: SourceMap) -> None:
