@@ -75,6 +75,8 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             _fail(render(diagnostic, sources))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except _impl_errors() as error:
+            _fail(_render_impl_error(error, sources))
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as error:  # a bug in kvolt itself: say so plainly
@@ -84,6 +86,23 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
                   "This is a bug in kvolt, not in your input; rerun with KVOLT_DEBUG=1 for details.", 70)
 
     return wrapper
+
+
+def _impl_errors() -> tuple[type[Exception], ...]:
+    from kvolt.impl.cli_api import FaultError, ManifestError
+
+    return (ManifestError, FaultError)
+
+
+def _render_impl_error(error: Exception, sources: SourceMap) -> str:
+    """A malformed manifest or scenario (with its position), or an unknown fault, as our diagnostics."""
+    from kvolt.checker.diagnostics import Span
+
+    file, line, column = (getattr(error, name, None) for name in ("file", "line", "column"))
+    span = Span(file, line, column, line, column + 1) if file and line else None
+    message = getattr(error, "message", str(error))
+    code = "F001" if type(error).__name__ == "FaultError" else "S101"
+    return render(Diagnostic(code, message, span), sources)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -397,6 +416,67 @@ def graph(spec: str | None, model_name: str | None, fmt: str, max_states: int, s
         click.echo(json.dumps(graph_document(explored)))
     else:
         sys.stdout.write(graph_dot(explored) if fmt == "dot" else graph_graphml(explored))
+
+
+@cli.command()
+@click.option("--seed", type=int, default=0, show_default=True, help="The run is reproducible from its seed.")
+@click.option("--steps", type=click.IntRange(min=1), default=400, show_default=True, help="Scheduler steps to run.")
+@click.option("--faults", "faults", multiple=True, help="Fault to inject, or a bug flag (bug:NAME); 'all' for every fault.")
+@click.option("--workload", default="default", show_default=True, help="Which users' workload to run.")
+@click.option("--strategy", type=click.Choice(["random", "pct"]), default="random", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The ITF trace to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@guarded
+def record(seed: int, steps: int, faults: tuple[str, ...], workload: str, strategy: str, output: str, as_json: bool,
+           sources: SourceMap) -> None:
+    """Run the implementation under the deterministic scheduler and record the run as an ITF trace."""
+    from kvolt.impl.cli_api import WORKLOADS
+    from kvolt.impl.cli_api import record as run_record
+
+    if workload not in WORKLOADS:
+        _fail(f"unknown workload '{workload}'; workloads: {', '.join(sorted(WORKLOADS))}")
+    names = [f for group in faults for f in group.split(",") if f]
+    result = run_record(seed, steps, names, workload, Path(output), strategy)
+    err = _stderr()
+    err.print(f"recorded {result.states} states ({result.steps} steps, seed {seed}) to {result.out}", highlight=False)
+    for violation in result.violations:
+        err.print(f"MONITOR: {violation}", style="bold red", highlight=False)
+    if as_json:
+        click.echo(json.dumps({"trace": str(result.out), "seed": seed, "steps": result.steps, "states": result.states,
+                               "violations": result.violations}))
+    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
+
+
+@cli.group()
+def scenario() -> None:
+    """Upstream-style controller scenarios (YAML) run against the implementation."""
+
+
+@scenario.command("run")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@guarded
+def scenario_run(paths: tuple[str, ...], as_json: bool, sources: SourceMap) -> None:
+    """Run scenario files (or folders of them); report each mismatch as a field-level diff."""
+    from kvolt.impl.cli_api import run_scenarios
+
+    results = run_scenarios([Path(p) for p in paths])
+    out = _stderr() if as_json else _stdout()
+    for result in results:
+        if result.ok:
+            out.print(f"ok    {result.name}", highlight=False)
+            continue
+        out.print(f"FAIL  {result.name}  ({result.file}; upstream: {result.upstream})", style="bold red",
+                  highlight=False, soft_wrap=True)
+        for mismatch in result.mismatches:
+            out.print(f"      {mismatch}", highlight=False, soft_wrap=True)
+    passed = sum(r.ok for r in results)
+    out.print(f"{passed} of {len(results)} scenarios pass", style="bold green" if passed == len(results) else "bold red")
+    if as_json:
+        click.echo(json.dumps({"passed": passed, "total": len(results),
+                               "scenarios": [{"name": r.name, "file": r.file, "upstream": r.upstream, "ok": r.ok,
+                                              "mismatches": list(r.mismatches)} for r in results]}))
+    sys.exit(EXIT_OK if passed == len(results) else EXIT_VIOLATION)
 
 
 def main() -> int:

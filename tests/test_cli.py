@@ -142,3 +142,29 @@ def test_zoo_reports_each_variant(tmp_path: Path) -> None:
     assert rows["stale.kvolt"]["passed"] and rows["stale.kvolt"]["found"] == ["no_claim_removed_in_use"]
     assert not rows["wrong.kvolt"]["passed"] and rows["wrong.kvolt"]["found"] == []
     assert Path(rows["stale.kvolt"]["trace"]).exists()
+
+
+def test_record_is_reproducible_and_monitors_catch_a_bug_flag(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.itf.json", tmp_path / "b.itf.json"
+    assert run_cli("record", "--seed", "3", "--steps", "150", "--faults", "all", "-o", str(first)).code == 0
+    assert run_cli("record", "--seed", "3", "--steps", "150", "--faults", "all", "-o", str(second)).code == 0
+    assert first.read_bytes() == second.read_bytes()
+    buggy = run_cli("record", "--seed", "0", "--steps", "400", "--faults", "all,bug:pvc-protection-no-in-use-check",
+                    "-o", str(tmp_path / "bug.itf.json"), "--json")
+    assert buggy.code == 1
+    assert any("deleted-while-mounted" in v for v in json.loads(buggy.stdout)["violations"])
+
+
+def test_scenarios_pass_and_bad_scenarios_exit_2(tmp_path: Path) -> None:
+    scenarios = Path(__file__).parent / "scenarios"
+    result = run_cli("scenario", "run", str(scenarios), "--json")
+    report = json.loads(result.stdout)
+    assert result.code == 0 and report["passed"] == report["total"] >= 60
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nupstream: y\nobjects:\n  - kind: Frob\n")
+    failed = run_cli("scenario", "run", str(bad))
+    assert failed.code == 2
+    assert "bad.yaml:3:1" in failed.stderr or "bad.yaml:" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    unknown = run_cli("record", "--faults", "nope", "-o", str(tmp_path / "x.json"))
+    assert unknown.code == 2 and "unknown fault 'nope'" in unknown.stderr

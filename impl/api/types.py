@@ -1,0 +1,260 @@
+"""Typed API objects: the kinds kvolt serves and the field accessors the controllers use.
+
+Counterpart of k8s.io/api/core/v1 (PersistentVolume, PersistentVolumeClaim, Pod, Node),
+k8s.io/api/storage/v1 (StorageClass, VolumeAttachment) and the helpers in
+k8s.io/component-helpers/storage/volume (annotation names, claim/volume class lookups).
+
+Objects are kept in their manifest form (`apiVersion`, `kind`, `metadata`, `spec`, `status`), the
+shape the API server stores and the shape scenario files are written in, so a scenario's expected
+partial manifest compares field by field with what the API server holds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    api_version: str
+    resource: str  # plural, as in the client's actions ("persistentvolumeclaims")
+    namespaced: bool
+    has_status: bool = True
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("PersistentVolume", "v1", "persistentvolumes", False),
+        Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims", True),
+        Kind("Pod", "v1", "pods", True),
+        Kind("Node", "v1", "nodes", False),
+        Kind("StorageClass", "storage.k8s.io/v1", "storageclasses", False, has_status=False),
+        Kind("VolumeAttachment", "storage.k8s.io/v1", "volumeattachments", False),
+    )
+}
+PV, PVC, POD, NODE, SC, VA = ("PersistentVolume", "PersistentVolumeClaim", "Pod", "Node", "StorageClass", "VolumeAttachment")
+
+# Annotations and finalizers (component-helpers/storage/volume/helpers.go and friends)
+ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+ANN_DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
+ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
+ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
+ANN_BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
+ANN_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+ANN_CONTROLLER_MANAGED_ATTACH = "volumes.kubernetes.io/controller-managed-attach-detach"
+PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
+PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
+PV_DELETION_PROTECTION_FINALIZER = "kubernetes.io/pv-controller"
+TAINT_OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+
+RWO, ROX, RWX, RWOP = "ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"
+
+
+# ---------------------------------------------------------------- metadata
+
+def meta(obj: Obj) -> dict[str, Any]:
+    return obj.setdefault("metadata", {})
+
+
+def name(obj: Obj) -> str:
+    return obj.get("metadata", {}).get("name", "")
+
+
+def namespace(obj: Obj) -> str:
+    return obj.get("metadata", {}).get("namespace", "")
+
+
+def uid(obj: Obj) -> str:
+    return obj.get("metadata", {}).get("uid", "")
+
+
+def key(obj: Obj) -> str:
+    """The cache key, as MetaNamespaceKeyFunc: `ns/name` or `name`."""
+    ns = namespace(obj)
+    return f"{ns}/{name(obj)}" if ns else name(obj)
+
+
+def annotations(obj: Obj) -> dict[str, str]:
+    return obj.get("metadata", {}).get("annotations") or {}
+
+
+def has_annotation(obj: Obj, ann: str) -> bool:
+    return ann in annotations(obj)
+
+
+def set_annotation(obj: Obj, ann: str, value: str = "yes") -> None:
+    meta(obj).setdefault("annotations", {})[ann] = value
+
+
+def remove_annotation(obj: Obj, ann: str) -> None:
+    anns = meta(obj).get("annotations")
+    if anns and ann in anns:
+        del anns[ann]
+
+
+def finalizers(obj: Obj) -> list[str]:
+    return obj.get("metadata", {}).get("finalizers") or []
+
+
+def deletion_timestamp(obj: Obj) -> Any:
+    return obj.get("metadata", {}).get("deletionTimestamp")
+
+
+def is_deletion_candidate(obj: Obj, finalizer: str) -> bool:
+    """protectionutil.IsDeletionCandidate."""
+    return deletion_timestamp(obj) is not None and finalizer in finalizers(obj)
+
+
+def need_to_add_finalizer(obj: Obj, finalizer: str) -> bool:
+    """protectionutil.NeedToAddFinalizer."""
+    return deletion_timestamp(obj) is None and finalizer not in finalizers(obj)
+
+
+def labels_match(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """metav1.LabelSelectorAsSelector(...).Matches for matchLabels and matchExpressions (In, NotIn, Exists)."""
+    if not selector:
+        return True
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        op, k, values = expr.get("operator"), expr.get("key"), expr.get("values") or []
+        if (op == "In" and labels.get(k) not in values) or (op == "NotIn" and labels.get(k) in values) \
+                or (op == "Exists" and k not in labels) or (op == "DoesNotExist" and k in labels):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- quantities
+
+_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_QUANTITY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T|)$")
+
+
+def parse_quantity(value: Any) -> int:
+    """resource.Quantity, integral values only; raises ValueError on anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _QUANTITY.match(str(value))
+    if not m:
+        raise ValueError(f"not a quantity: {value!r}")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def pv_capacity(pv: Obj) -> int:
+    return parse_quantity(pv.get("spec", {}).get("capacity", {}).get("storage", 0))
+
+
+def pvc_request(pvc: Obj) -> int:
+    return parse_quantity(pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage", 0))
+
+
+# ---------------------------------------------------------------- PV / PVC helpers (storagehelpers)
+
+def claim_class(pvc: Obj) -> str:
+    """GetPersistentVolumeClaimClass: the beta annotation wins, then spec.storageClassName, else ""."""
+    anns = annotations(pvc)
+    if ANN_BETA_CLASS in anns:
+        return anns[ANN_BETA_CLASS]
+    return pvc.get("spec", {}).get("storageClassName") or ""
+
+
+def volume_class(pv: Obj) -> str:
+    anns = annotations(pv)
+    if ANN_BETA_CLASS in anns:
+        return anns[ANN_BETA_CLASS]
+    return pv.get("spec", {}).get("storageClassName") or ""
+
+
+def claim_ref(pv: Obj) -> dict[str, Any] | None:
+    return pv.get("spec", {}).get("claimRef")
+
+
+def volume_mode(obj: Obj) -> str:
+    return obj.get("spec", {}).get("volumeMode") or "Filesystem"
+
+
+def access_modes(obj: Obj) -> list[str]:
+    return list(obj.get("spec", {}).get("accessModes") or [])
+
+
+def pv_phase(pv: Obj) -> str:
+    return pv.get("status", {}).get("phase", "")
+
+
+def pvc_phase(pvc: Obj) -> str:
+    return pvc.get("status", {}).get("phase", "")
+
+
+def is_volume_bound_to_claim(pv: Obj, pvc: Obj) -> bool:
+    """storagehelpers.IsVolumeBoundToClaim."""
+    ref = claim_ref(pv)
+    if not ref or ref.get("name") != name(pvc) or ref.get("namespace") != namespace(pvc):
+        return False
+    return not ref.get("uid") or ref.get("uid") == uid(pvc)
+
+
+def is_multi_attach_allowed(pv: Obj | None) -> bool:
+    """pkg/volume/util: IsMultiAttachAllowed for PV-backed specs."""
+    if pv is None:
+        return True
+    modes = access_modes(pv)
+    return not modes or RWX in modes or ROX in modes
+
+
+def pod_claim_names(pod: Obj) -> list[tuple[str, str]]:
+    """(volume name in the pod, claim name) for each persistentVolumeClaim volume."""
+    out = []
+    for vol in pod.get("spec", {}).get("volumes") or []:
+        src = vol.get("persistentVolumeClaim")
+        if src and src.get("claimName"):
+            out.append((vol.get("name", src["claimName"]), src["claimName"]))
+    return out
+
+
+def pod_node(pod: Obj) -> str:
+    return pod.get("spec", {}).get("nodeName") or ""
+
+
+def pod_phase(pod: Obj) -> str:
+    return pod.get("status", {}).get("phase", "Pending")
+
+
+def is_pod_terminated(pod: Obj) -> bool:
+    """volumeutil.IsPodTerminated: Succeeded/Failed, or deleting with no container running."""
+    phase = pod_phase(pod)
+    if phase in ("Succeeded", "Failed"):
+        return True
+    if deletion_timestamp(pod) is None:
+        return False
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return not any(s.get("state", {}).get("running") is not None for s in statuses)
+
+
+def node_is_ready(node: Obj) -> bool:
+    for cond in node.get("status", {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def has_out_of_service_taint(node: Obj) -> bool:
+    return any(t.get("key") == TAINT_OUT_OF_SERVICE and t.get("effect") == "NoExecute"
+               for t in node.get("spec", {}).get("taints") or [])
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of manifest data (dicts, lists, scalars); faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value

@@ -1,0 +1,155 @@
+"""The PV controller's plumbing: informers, the private cache, queues, workers and resync.
+
+Counterpart of pkg/controller/volume/persistentvolume/pv_controller_base.go
+(NewController, initializeCaches, enqueueWork, volumeWorker, claimWorker, updateVolume,
+deleteVolume, updateClaim, deleteClaim, resync). One worker per queue: each scheduler step
+processes one key of one queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kvolt.impl.api import types as t
+from kvolt.impl.api.server import ActorClient, APIError, APIServer
+from kvolt.impl.api.types import Obj
+from kvolt.impl.client.informer import Informer
+from kvolt.impl.client.workqueue import WorkQueue
+from kvolt.impl.controller.volume.persistentvolume.pv_controller import PVControllerSync, SyncError
+from kvolt.impl.volume.plugins import VolumePluginMgr
+from kvolt.impl.volume.util.nestedpendingoperations import NestedPendingOperations
+
+NAME = "pv-controller"
+RESYNC_PERIOD_MS = 15_000
+
+
+@dataclass
+class SyncResult:
+    key: str
+    error: str = ""
+
+
+class PersistentVolumeController(PVControllerSync):
+    def __init__(self, server: APIServer, plugins: VolumePluginMgr, *, synced: bool = True):
+        self.server = server
+        self.client = ActorClient(server, NAME)
+        self.plugins = plugins
+        self.volume_informer = Informer(server, t.PV, NAME)
+        self.claim_informer = Informer(server, t.PVC, NAME)
+        self.class_informer = Informer(server, t.SC, NAME)
+        self.volume_queue = WorkQueue("volumes", server.clock)
+        self.claim_queue = WorkQueue("claims", server.clock)
+        self.operations = NestedPendingOperations(server.clock)
+        self.volumes: dict[str, Obj] = {}
+        self.claims: dict[str, Obj] = {}
+        self.last_resync_ms = server.clock.now_ms
+        self.volume_informer.on_add.append(lambda o: self.volume_queue.add(t.key(o)))
+        self.volume_informer.on_update.append(lambda old, new: self.volume_queue.add(t.key(new)))
+        self.volume_informer.on_delete.append(lambda o: self.volume_queue.add(t.key(o)))
+        self.claim_informer.on_add.append(lambda o: self.claim_queue.add(t.key(o)))
+        self.claim_informer.on_update.append(lambda old, new: self.claim_queue.add(t.key(new)))
+        self.claim_informer.on_delete.append(lambda o: self.claim_queue.add(t.key(o)))
+        for inf in self.informers():
+            inf.start(synced)
+        self.initialize_caches()
+
+    def informers(self) -> list[Informer]:
+        return [self.volume_informer, self.claim_informer, self.class_informer]
+
+    def initialize_caches(self) -> None:
+        for v in self.volume_informer.list():
+            self.store_volume_update(v)
+        for c in self.claim_informer.list():
+            self.store_claim_update(c)
+
+    def resync(self) -> None:
+        for c in self.claim_informer.list():
+            self.claim_queue.add(t.key(c))
+        for v in self.volume_informer.list():
+            self.volume_queue.add(t.key(v))
+        self.last_resync_ms = self.server.clock.now_ms
+
+    # ------------------------------------------------------------ workers
+
+    def volume_worker(self) -> SyncResult | None:
+        key = self.volume_queue.get()
+        if key is None:
+            return None
+        try:
+            volume = self.volume_informer.get(key)
+            if volume is not None:
+                return SyncResult(key, self.update_volume(volume))
+            cached = self.volumes.get(key)
+            if cached is not None:
+                self.delete_volume(cached)
+            return SyncResult(key)
+        finally:
+            self.volume_queue.done(key)
+
+    def claim_worker(self) -> SyncResult | None:
+        key = self.claim_queue.get()
+        if key is None:
+            return None
+        try:
+            claim = self.claim_informer.get(key)
+            if claim is not None:
+                return SyncResult(key, self.update_claim(claim))
+            cached = self.claims.get(key)
+            if cached is not None:
+                self.delete_claim(cached)
+            return SyncResult(key)
+        finally:
+            self.claim_queue.done(key)
+
+    def update_volume(self, volume: Obj) -> str:
+        if not self.store_volume_update(volume):
+            return ""
+        try:
+            self.sync_volume(volume)
+        except (APIError, SyncError) as error:
+            return str(error)
+        return ""
+
+    def update_claim(self, claim: Obj) -> str:
+        if not self.store_claim_update(claim):
+            return ""
+        try:
+            self.sync_claim(claim)
+        except (APIError, SyncError) as error:
+            return str(error)
+        return ""
+
+    def delete_volume(self, volume: Obj) -> None:
+        self.volumes.pop(t.key(volume), None)
+        ref = t.claim_ref(volume)
+        if ref is not None:
+            self.claim_queue.add(f"{ref.get('namespace', '')}/{ref.get('name', '')}")
+
+    def delete_claim(self, claim: Obj) -> None:
+        self.claims.pop(t.key(claim), None)
+        volume_name = claim.get("spec", {}).get("volumeName")
+        if volume_name:
+            self.volume_queue.add(volume_name)
+
+    # ------------------------------------------------------------ test drivers (framework_test.go)
+
+    def test_sync_claim(self, key: str) -> str:
+        """testSyncClaim: one syncClaim of the cached claim, returning its error."""
+        claim = self.claims.get(key)
+        if claim is None:
+            return f"claim {key} not in the controller cache"
+        try:
+            self.sync_claim(t.clone(claim))
+        except (APIError, SyncError) as error:
+            return str(error)
+        return ""
+
+    def test_sync_volume(self, name: str) -> str:
+        volume = self.volumes.get(name)
+        if volume is None:
+            return f"volume {name} not in the controller cache"
+        try:
+            self.sync_volume(t.clone(volume))
+        except (APIError, SyncError) as error:
+            return str(error)
+        return ""

@@ -1,0 +1,197 @@
+"""The volume plugin framework and three plugins.
+
+Counterpart of pkg/volume/plugins.go (VolumePlugin, AttachableVolumePlugin,
+DeviceMountableVolumePlugin, ProvisionableVolumePlugin, DeletableVolumePlugin,
+ExpandableVolumePlugin, VolumePluginMgr.FindPluginBySpec) and pkg/volume/volume.go (Attacher,
+Detacher, DeviceMounter, DeviceUnmounter, Mounter, Unmounter, Provisioner, Deleter), with plugins
+in the roles of pkg/volume/gcepd (an attachable cloud disk), pkg/volume/local (a node-local
+volume, no attach) and pkg/volume/nfs (a shared volume). They act on the fake backend.
+
+A plugin fault hook (installed by the scheduler) can make a call fail before it acts ("error")
+or act and then report failure ("timeout": the caller cannot know the outcome, the uncertain
+state the operation executor records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kvolt.impl.api import types as t
+from kvolt.impl.api.types import Obj
+from kvolt.impl.backend import Backend
+
+FAKE_DISK = "kvolt.io/fake-disk"
+LOCAL = "kubernetes.io/local-volume"
+NFS = "kubernetes.io/nfs"
+
+FaultHook = Callable[[str, str, str], "str | None"]  # (operation, volume, node) -> None | "error" | "timeout"
+
+
+class VolumeError(Exception):
+    pass
+
+
+class UncertainError(VolumeError):
+    """The call may have taken effect (a timeout): the operation's outcome is uncertain."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """volume.Spec: a PV (with its claim's read-only flag) or an inline volume."""
+
+    pv: Obj
+    read_only: bool = False
+
+    @property
+    def name(self) -> str:
+        return t.name(self.pv)
+
+
+class VolumePlugin:
+    name = ""
+    attachable = False
+    device_mountable = False
+    shareable = False
+
+    def __init__(self, backend: Backend, fault: FaultHook | None = None):
+        self.backend = backend
+        self.fault = fault
+
+    def can_support(self, spec: Spec) -> bool:
+        raise NotImplementedError
+
+    def disk_id(self, spec: Spec) -> str:
+        raise NotImplementedError
+
+    def unique_volume_name(self, spec: Spec) -> str:
+        """GetUniqueVolumeNameFromSpec: `<plugin>/<volume handle>`."""
+        return f"{self.name}/{self.disk_id(spec)}"
+
+    def _call(self, op: str, volume: str, node: str, act: Callable[[], None]) -> None:
+        outcome = self.fault(op, volume, node) if self.fault else None
+        if outcome == "error":
+            raise VolumeError(f"{op} {volume} on {node}: injected failure")
+        act()
+        if outcome == "timeout":
+            raise UncertainError(f"{op} {volume} on {node}: timed out")
+
+    # Mounter / Unmounter (every plugin)
+    def set_up(self, spec: Spec, node: str, pod_uid: str, volume: str, claim_uid: str) -> None:
+        disk = self.disk_id(spec)
+        self._call("setup", disk, node, lambda: self.backend.mount_pod(disk, node, pod_uid, volume, claim_uid))
+
+    def tear_down(self, disk: str, node: str, pod_uid: str, volume: str) -> None:
+        self._call("teardown", disk, node, lambda: self.backend.unmount_pod(node, pod_uid, volume))
+
+
+class FakeDiskPlugin(VolumePlugin):
+    """An attachable, exclusive cloud disk (as gce-pd / a CSI block device)."""
+
+    name = FAKE_DISK
+    attachable = True
+    device_mountable = True
+
+    def can_support(self, spec: Spec) -> bool:
+        return "fakeDisk" in spec.pv.get("spec", {})
+
+    def disk_id(self, spec: Spec) -> str:
+        return spec.pv["spec"]["fakeDisk"]["diskID"]
+
+    # Attacher / Detacher
+    def attach(self, disk: str, node: str) -> str:
+        self._call("attach", disk, node, lambda: self.backend.attach(disk, node))
+        return f"/dev/disk/by-id/{disk}"
+
+    def detach(self, disk: str, node: str) -> None:
+        self._call("detach", disk, node, lambda: self.backend.detach(disk, node))
+
+    def wait_for_attach(self, disk: str, node: str) -> None:
+        if not self.backend.disk_attached_to(disk, node):
+            raise VolumeError(f"device for {disk} did not appear on {node}")
+
+    def volumes_are_attached(self, disks: list[str], node: str) -> dict[str, bool]:
+        return {d: self.backend.disk_attached_to(d, node) for d in disks}
+
+    # DeviceMounter / DeviceUnmounter
+    def mount_device(self, disk: str, node: str) -> None:
+        path = f"/var/lib/kubelet/plugins/{FAKE_DISK}/mounts/{disk}"
+        self._call("mount-device", disk, node, lambda: self.backend.mount_device(disk, node, path))
+
+    def unmount_device(self, disk: str, node: str) -> None:
+        self._call("unmount-device", disk, node, lambda: self.backend.unmount_device(disk, node))
+
+    # Provisioner / Deleter
+    def provision(self, pv_name: str, size: int) -> dict:
+        disk = f"disk-{pv_name}"
+        self._call("provision", disk, "", lambda: self.backend.create_disk(disk, "cloud", size))
+        return {"fakeDisk": {"diskID": disk}}
+
+    def delete(self, spec: Spec) -> None:
+        disk = self.disk_id(spec)
+        self._call("delete", disk, "", lambda: self.backend.delete_disk(disk))
+
+
+class LocalPlugin(VolumePlugin):
+    """A node-local volume: no attach, mounted only on its node (pkg/volume/local)."""
+
+    name = LOCAL
+
+    def can_support(self, spec: Spec) -> bool:
+        return "local" in spec.pv.get("spec", {})
+
+    def disk_id(self, spec: Spec) -> str:
+        return spec.pv["spec"]["local"]["path"]
+
+
+class NFSPlugin(VolumePlugin):
+    """A shared export (pkg/volume/nfs): no attach, any number of nodes and pods."""
+
+    name = NFS
+    shareable = True
+
+    def can_support(self, spec: Spec) -> bool:
+        return "nfs" in spec.pv.get("spec", {})
+
+    def disk_id(self, spec: Spec) -> str:
+        nfs = spec.pv["spec"]["nfs"]
+        return f"{nfs['server']}:{nfs['path']}"
+
+    def provision(self, pv_name: str, size: int) -> dict:
+        path = f"/exports/{pv_name}"
+        self._call("provision", path, "", lambda: self.backend.create_disk(f"nfs:{path}", "nfs", size))
+        return {"nfs": {"server": "nfs", "path": path}}
+
+    def delete(self, spec: Spec) -> None:
+        disk = self.disk_id(spec)
+        self._call("delete", disk, "", lambda: self.backend.delete_disk(disk))
+
+
+class VolumePluginMgr:
+    """VolumePluginMgr: one plugin per spec; provisioners found by the class's provisioner name."""
+
+    def __init__(self, backend: Backend, fault: FaultHook | None = None):
+        self.plugins: list[VolumePlugin] = [FakeDiskPlugin(backend, fault), LocalPlugin(backend, fault),
+                                            NFSPlugin(backend, fault)]
+
+    def find_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
+        matches = [p for p in self.plugins if p.can_support(spec)]
+        return matches[0] if len(matches) == 1 else None
+
+    def find_attachable_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
+        plugin = self.find_plugin_by_spec(spec)
+        return plugin if plugin is not None and plugin.attachable else None
+
+    def find_plugin_by_name(self, name: str) -> VolumePlugin | None:
+        for p in self.plugins:
+            if p.name == name:
+                return p
+        return None
+
+    def find_provisionable_plugin_by_name(self, name: str) -> VolumePlugin | None:
+        provisioner = {FAKE_DISK: FAKE_DISK, "kvolt.io/nfs": NFS}.get(name)
+        return self.find_plugin_by_name(provisioner) if provisioner else None
+
+    def find_deletable_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
+        plugin = self.find_plugin_by_spec(spec)
+        return plugin if plugin is not None and hasattr(plugin, "delete") else None

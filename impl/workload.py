@@ -1,0 +1,152 @@
+"""Workloads: what users and administrators do to the cluster during a recorded run.
+
+No upstream counterpart; this plays the role of the e2e tests' users (kubectl create/delete of
+claims and pods, an administrator's static PVs and out-of-service taints). Each tenant follows a
+small script chosen from the seed; its next action becomes an enabled "user" step once the
+previous one is done and what it waits for has happened (or a logical timeout passed), so the
+scheduler interleaves users with the controllers freely.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kvolt.impl.api import types as t
+from kvolt.impl.api.server import APIError
+from kvolt.impl.cluster import Cluster, Step
+
+NS = "default"
+WORKLOADS = ("default", "rwo-reschedule", "nfs")
+WAIT_TIMEOUT_MS = 3000
+
+
+@dataclass
+class Action:
+    name: str  # spec action: user_create_claim, user_create_pod, user_delete_pod, user_delete_claim
+    describe: str
+    do: Callable[[Cluster], None]
+    wait: Callable[[Cluster], bool] | None = None  # must hold (or time out) before the *next* action
+    picks: dict = field(default_factory=dict)
+
+
+@dataclass
+class Tenant:
+    name: str
+    actions: list[Action]
+    next: int = 0
+    done_at_ms: int = 0
+
+    def enabled(self, cluster: Cluster) -> bool:
+        if self.next >= len(self.actions):
+            return False
+        if self.next == 0:
+            return True
+        wait = self.actions[self.next - 1].wait
+        return wait is None or wait(cluster) or cluster.clock.now_ms >= self.done_at_ms + WAIT_TIMEOUT_MS
+
+
+def _claim(name: str, cls: str, size: str = "1Gi") -> dict:
+    return {"apiVersion": "v1", "kind": t.PVC, "metadata": {"name": name, "namespace": NS},
+            "spec": {"accessModes": [t.RWO], "resources": {"requests": {"storage": size}}, "storageClassName": cls}}
+
+
+def _pod(name: str, claim: str, node: str) -> dict:
+    return {"apiVersion": "v1", "kind": t.POD, "metadata": {"name": name, "namespace": NS},
+            "spec": {"nodeName": node, "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}}
+
+
+def _running(pod: str) -> Callable[[Cluster], bool]:
+    def check(cluster: Cluster) -> bool:
+        obj = cluster.server.peek(t.POD, NS, pod)
+        return obj is not None and t.pod_phase(obj) == "Running"
+    return check
+
+
+def _gone(kind: str, name: str) -> Callable[[Cluster], bool]:
+    return lambda cluster: cluster.server.peek(kind, NS, name) is None
+
+
+def _create(obj: dict) -> Callable[[Cluster], None]:
+    return lambda cluster: cluster.server.create("user", obj)
+
+
+def _delete(kind: str, name: str) -> Callable[[Cluster], None]:
+    return lambda cluster: cluster.server.delete("user", kind, NS, name)
+
+
+class Workload:
+    def __init__(self, name: str, rng: random.Random, nodes: list[str]):
+        if name not in WORKLOADS:
+            raise ValueError(f"unknown workload {name!r} (expected one of {', '.join(WORKLOADS)})")
+        self.name, self.rng, self.nodes = name, rng, nodes
+        self.tenants: list[Tenant] = []
+        self.static_pvs: list[str] = []
+
+    def setup(self, cluster: Cluster) -> None:
+        """Nodes, classes and an administrator's static PVs, before the controllers start."""
+        s = cluster.server
+        for n in self.nodes:
+            s.create("admin", {"kind": t.NODE, "metadata": {"name": n, "annotations": {t.ANN_CONTROLLER_MANAGED_ATTACH: "true"}},
+                               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}, admit=False)
+        s.create("admin", {"kind": t.SC, "metadata": {"name": "fast"}, "provisioner": "kvolt.io/fake-disk",
+                           "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+        s.create("admin", {"kind": t.SC, "metadata": {"name": "nfs"}, "provisioner": "kvolt.io/nfs",
+                           "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+        kinds = {"default": ["fast", "nfs", "static"], "rwo-reschedule": ["fast", "fast", "static"],
+                 "nfs": ["nfs", "nfs", "fast"]}[self.name]
+        for i, kind in enumerate(kinds, start=1):
+            if kind == "static":
+                disk = f"disk-static-{i}"
+                cluster.backend.create_disk(disk, "cloud", 2 * 2**30)
+                s.create("admin", {"kind": t.PV, "metadata": {"name": f"static-{i}"},
+                                   "spec": {"capacity": {"storage": "2Gi"}, "accessModes": [t.RWO],
+                                            "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                                            "fakeDisk": {"diskID": disk}}})
+            self.tenants.append(self._script(i, "" if kind == "static" else kind))
+
+    def _script(self, i: int, cls: str) -> Tenant:
+        claim, a, b = f"claim{i}", f"pod{i}-a", f"pod{i}-b"
+        n1 = self.rng.choice(self.nodes)
+        n2 = self.rng.choice([n for n in self.nodes if n != n1] or self.nodes)
+        variant = self.rng.choice(["reschedule", "delete-claim-first", "simple", "reschedule"])
+        acts = [Action("user_create_claim", f"create claim {claim} ({cls or 'static'})", _create(_claim(claim, cls)),
+                       picks={"claim": claim}),
+                Action("user_create_pod", f"create pod {a} on {n1}", _create(_pod(a, claim, n1)), _running(a),
+                       picks={"pod": a, "node": n1})]
+        if variant == "reschedule":
+            acts += [Action("user_delete_pod", f"delete pod {a}", _delete(t.POD, a), picks={"pod": a}),
+                     Action("user_create_pod", f"create pod {b} on {n2}", _create(_pod(b, claim, n2)), _running(b),
+                            picks={"pod": b, "node": n2}),
+                     Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim}),
+                     Action("user_delete_pod", f"delete pod {b}", _delete(t.POD, b), picks={"pod": b})]
+        elif variant == "delete-claim-first":
+            acts += [Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim}),
+                     Action("user_delete_pod", f"delete pod {a}", _delete(t.POD, a), _gone(t.POD, a), picks={"pod": a})]
+        else:
+            acts += [Action("user_delete_pod", f"delete pod {a}", _delete(t.POD, a), _gone(t.POD, a), picks={"pod": a}),
+                     Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim})]
+        return Tenant(f"user{i}", acts)
+
+    def steps(self, cluster: Cluster) -> list[Step]:
+        out = []
+        for tenant in self.tenants:
+            if tenant.enabled(cluster):
+                action = tenant.actions[tenant.next]
+                out.append(Step(f"{tenant.name} {action.describe}", tenant.name, action.name,
+                                lambda tenant=tenant, action=action: self._run(cluster, tenant, action),
+                                dict(action.picks), kind="user"))
+        return out
+
+    def _run(self, cluster: Cluster, tenant: Tenant, action: Action) -> str:
+        tenant.next += 1
+        tenant.done_at_ms = cluster.clock.now_ms
+        try:
+            action.do(cluster)
+        except APIError as error:
+            return f"{action.describe}: {error.reason}"
+        return action.describe
+
+    def finished(self) -> bool:
+        return all(tn.next >= len(tn.actions) for tn in self.tenants)
