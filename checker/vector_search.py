@@ -124,6 +124,11 @@ class _Fingerprints:
         h ^= h >> np.uint64(31)
         return h
 
+    def raw(self, compact: np.ndarray) -> np.ndarray:
+        """The fingerprint of the rows as they are (no symmetry)."""
+        with np.errstate(over="ignore"):
+            return self._hash(compact)
+
     def __call__(self, compact: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
             best = self._hash(compact)
@@ -217,6 +222,11 @@ def _work_chunk(context: _Context, chunk: np.ndarray, chunk_start: int) -> _Chun
     if not keep.all():
         rows, parents, moves = rows[keep], parents[keep], moves[keep]
     compact = context.fingerprints.compact(rows)
+    if context.fingerprints.plans and not context.exact:
+        # drop exact duplicates first (one cheap hash), then canonicalise only the distinct rows
+        _, first = np.unique(context.fingerprints.raw(compact), return_index=True)
+        first.sort()
+        compact, parents, moves = compact[first], parents[first], moves[first]
     keys = _keys(compact, context.fingerprints, context.exact)
     _, first = np.unique(keys, return_index=True)
     first.sort()
