@@ -10,16 +10,31 @@ The monitors judge physical truth only, independently of the API view:
 * `multi-attach-write`: a non-shareable disk attached to two nodes while pods on both write;
 * `deleted-while-mounted` / `detached-while-mounted`: the disk vanished under a live mount;
 * `write-lost`: a running pod wrote to a disk that is gone or not attached to its node;
-* `cross-claim-data`: data written through one claim is seen by a pod of another claim.
+* `cross-claim-data`: data written through one claim is seen by a pod of another claim;
+* `quota-below-allocation` (an API-level monitor, KEP-1790 S12): once a disk has been grown by
+  a controller expansion, the quota its claim is charged, max(spec.requests,
+  status.allocatedResources), is at least the disk's real size. Checked after every step
+  (`check_quota`), from the API objects and the disks, independently of any controller.
+
+Disks are resized only through `expand_disk` (ControllerExpandVolume at the provider: the real
+size changes at once; beyond MAX_DISK_SIZE the provider refuses with a final error) and the
+filesystem on a node through `expand_fs` (NodeExpandVolume / resize2fs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+MAX_DISK_SIZE = 8 * 2**30  # the provider's largest disk
 
 
 class DiskInUseError(OSError):
     """The provider refused to delete an attached disk (volerr.DeletedVolumeInUseError)."""
+
+
+class ResizeInfeasibleError(OSError):
+    """The provider cannot grow the disk to the requested size (a final error: retrying cannot help)."""
 
 
 @dataclass
@@ -39,6 +54,9 @@ class Disk:
     attached: dict[str, None] = field(default_factory=dict)
     writers_since_attach: dict[str, int] = field(default_factory=dict)
     data_owner: str = ""  # the claim uid whose pod first wrote to the disk
+    created_size: int = 0  # the size it was created with (set by create_disk)
+    fs_size: int = 0  # the filesystem on it (grown by NodeExpandVolume); 0 = as created
+    expand_calls: int = 0  # controller expansions received
 
 
 @dataclass
@@ -61,6 +79,7 @@ class Backend:
     violations: list[Violation] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # physical events, kept in the trace's #meta
     step: int = 0
+    _quota_seen: set[tuple[str, int, int]] = field(default_factory=set)
 
     def _violate(self, monitor: str, message: str) -> None:
         self.violations.append(Violation(monitor, message, self.step))
@@ -75,7 +94,7 @@ class Backend:
         """Idempotent by name, as CSI CreateVolume is."""
         disk = self.disks.get(disk_id)
         if disk is None or not disk.exists:
-            disk = Disk(disk_id, kind, size, node)
+            disk = Disk(disk_id, kind, size, node, created_size=size)
             self.disks[disk_id] = disk
             self.log.append(f"create disk {disk_id}")
         return disk
@@ -93,6 +112,47 @@ class Backend:
         disk.exists = False
         disk.attached.clear()
         self.log.append(f"delete disk {disk_id}")
+
+    def expand_disk(self, disk_id: str, size: int) -> int:
+        """ControllerExpandVolume at the provider: idempotent; returns the disk's real size afterwards."""
+        disk = self._disk(disk_id)
+        disk.expand_calls += 1
+        if size > disk.size:
+            if size > MAX_DISK_SIZE:
+                raise ResizeInfeasibleError(f"disk {disk_id}: {size} bytes exceeds the largest disk ({MAX_DISK_SIZE})")
+            disk.size = size
+            self.log.append(f"expand disk {disk_id} to {size}")
+        return disk.size
+
+    def expand_fs(self, disk_id: str, node: str) -> int:
+        """NodeExpandVolume: the filesystem on the disk, mounted on `node`, grows to the disk's size."""
+        disk = self._disk(disk_id)
+        if disk.kind == "cloud" and disk_id not in self.host(node).device_mounts:
+            raise OSError(f"{disk_id} is not mounted on {node}")
+        disk.fs_size = disk.size
+        self.log.append(f"expand fs {disk_id} on {node} to {disk.size}")
+        return disk.size
+
+    def check_quota(self, claims: list[dict[str, Any]], volumes: list[dict[str, Any]]) -> None:
+        """The S12 monitor over the API objects and the disks (run after every step)."""
+        from kvolt.impl.api import types as t
+        from kvolt.impl.volume.util.resize_util import quota_charge
+
+        by_name = {t.name(v): v for v in volumes}
+        for claim in claims:
+            pv = by_name.get(claim.get("spec", {}).get("volumeName") or "")
+            if pv is None or (t.claim_ref(pv) or {}).get("uid") != t.uid(claim):
+                continue
+            disk = self.disks.get(_disk_of(pv))
+            if disk is None or not disk.exists or disk.size <= disk.created_size:
+                continue
+            charged = quota_charge(claim)
+            if charged < disk.size:
+                seen = (t.uid(claim), charged, disk.size)
+                if seen not in self._quota_seen:
+                    self._quota_seen.add(seen)
+                    self._violate("quota-below-allocation", f"claim {t.key(claim)} is charged {charged} bytes of quota "
+                                                            f"but its disk {disk.id} has {disk.size}")
 
     def attach(self, disk_id: str, node: str) -> None:
         disk = self._disk(disk_id)
@@ -211,3 +271,15 @@ class Backend:
             if node in disk.attached:
                 disk.writers_since_attach[node] = 0
         self.log.append(f"power-on {node}")
+
+
+def _disk_of(pv: dict[str, Any]) -> str:
+    """The backend disk id a PV's source names (as the plugins' disk_id)."""
+    spec = pv.get("spec", {})
+    if "fakeDisk" in spec:
+        return spec["fakeDisk"].get("diskID", "")
+    if "nfs" in spec:
+        return f"{spec['nfs'].get('server', '')}:{spec['nfs'].get('path', '')}"
+    if "local" in spec:
+        return spec["local"].get("path", "")
+    return ""

@@ -1,7 +1,7 @@
 """A whole cluster: API server, controller-manager, one kubelet per node, the backend, and its steps.
 
 Counterpart of the process layout of a real cluster (cmd/kube-controller-manager starting the
-PV, PVC-protection, PV-protection and attach/detach controllers; cmd/kubelet on every node),
+PV, PVC-protection, PV-protection, attach/detach and expand controllers; cmd/kubelet on every node),
 expressed as units of work for the deterministic scheduler: every enabled step is one informer
 delivering one watch event, one worker processing one queue key, one reconciler or populator
 pass, one pending operation completing, or one pod writing to its volumes. Periodic loops are
@@ -19,6 +19,7 @@ from kvolt.impl.api.server import APIServer, Clock
 from kvolt.impl.backend import Backend
 from kvolt.impl.client.informer import Informer
 from kvolt.impl.controller.volume.attachdetach.attach_detach_controller import AttachDetachController
+from kvolt.impl.controller.volume.expand.expand_controller import ExpandController
 from kvolt.impl.controller.volume.persistentvolume.pv_controller_base import RESYNC_PERIOD_MS, PersistentVolumeController
 from kvolt.impl.controller.volume.pvcprotection import PVCProtectionController
 from kvolt.impl.controller.volume.pvprotection import PVProtectionController
@@ -29,7 +30,7 @@ STEP_MS = 10
 PERIODS_MS = {"adc-reconcile": 100, "adc-populator": 1000, "pv-resync": RESYNC_PERIOD_MS, "kubelet-populate": 100,
               "kubelet-reconcile": 100, "kubelet-pod-sync": 100, "kubelet-node-status": 1000, "pod-write": 200}
 COMPONENTS = ("pv-controller", "pvc-protection-controller", "pv-protection-controller", "attach-detach-controller",
-              "kubelet")
+              "kubelet", "expand-controller")
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Cluster:
         self.pvc_protection: PVCProtectionController | None = None
         self.pv_protection: PVProtectionController | None = None
         self.adc: AttachDetachController | None = None
+        self.expand: ExpandController | None = None
         self.kubelets: dict[str, Kubelet] = {}
         self.due: dict[str, int] = {}
         self.step_log: list[str] = []
@@ -80,6 +82,10 @@ class Cluster:
                 self.pv_protection.pv_added_updated(pv)
         if "attach-detach-controller" in self.components:
             self.adc = AttachDetachController(self.server, self.plugins, bugs=self.bugs)
+        if "expand-controller" in self.components:
+            self.expand = ExpandController(self.server, self.plugins, bugs=self.bugs)
+            for pvc in self.expand.pvc_informer.list():  # the informer's initial list: AddFunc
+                self.expand.enqueue_pvc(pvc)
 
     def start_kubelet(self, node: str) -> None:
         if "kubelet" in self.components and self.backend.host(node).powered:
@@ -92,7 +98,7 @@ class Cluster:
 
     def informers(self) -> list[Informer]:
         out: list[Informer] = []
-        for c in (self.pv, self.pvc_protection, self.pv_protection, self.adc):
+        for c in (self.pv, self.pvc_protection, self.pv_protection, self.adc, self.expand):
             if c is not None:
                 out.extend(c.informers())
         for n in sorted(self.kubelets):
@@ -150,9 +156,22 @@ class Cluster:
                 steps.append(Step(f"adc op {op.describe()}", "attach-detach-controller", "adc_" + op.name,
                                   lambda op=op, adc=adc: _describe_op(op, adc.pending.complete(op)),
                                   {"volume": op.key.volume, "node": op.key.node}))
+        if self.expand is not None:
+            exp = self.expand
+            if exp.queue.ready():
+                steps.append(Step("expand-controller sync", "expand-controller", "expand_controller_sync",
+                                  lambda: _describe_sync(exp.process_next_work_item()), {"claim": exp.queue.queue[0]}))
+            for key in sorted(exp.calls):
+                steps.append(Step(f"expand-controller expand-volume {key}", "expand-controller",
+                                  "expand_controller_expand_volume",
+                                  lambda key=key, exp=exp: _describe_sync(exp.complete_call(key)), {"claim": key}))
         for node in sorted(self.kubelets):
             steps.extend(self._kubelet_steps(node))
         return steps
+
+    def check_monitors(self) -> None:
+        """Monitors over API objects and physical truth together, run after every step (S12 quota)."""
+        self.backend.check_quota(self.server.peek_all(t.PVC), self.server.peek_all(t.PV))
 
     def _kubelet_steps(self, node: str) -> list[Step]:
         k = self.kubelets[node]
@@ -190,7 +209,7 @@ class Cluster:
         if self.pv is not None:
             queues += [self.pv.claim_queue, self.pv.volume_queue]
             times.append(self.pv.last_resync_ms + RESYNC_PERIOD_MS)
-        for c in (self.pvc_protection, self.pv_protection):
+        for c in (self.pvc_protection, self.pv_protection, self.expand):
             if c is not None:
                 queues.append(c.queue)
         for q in queues:

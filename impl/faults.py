@@ -31,6 +31,8 @@ BUGS = {
     "adc-detach-no-in-use-check": "S6: the attach/detach controller detaches without mountedByNode/volumesInUse checks",
     "adc-attach-key-per-node": "B9: attach operations of RWO volumes are keyed per node",
     "kubelet-reject-terminating-pvc": "B18: the kubelet rejects every terminating claim when rebuilding its DSW",
+    "expand-allocated-after-expansion": "B20: the expand controller records allocatedResources only after "
+                                        "ControllerExpandVolume returns",
 }
 STEP_FAULT_PROBABILITY = 0.02
 API_FAULT_PROBABILITY = 0.03

@@ -45,8 +45,8 @@ def run(seed: int, steps: int, faults: list[str], workload: str = "default", str
     rng = random.Random(seed)
     fault_rng = random.Random(rng.random())
     injector = FaultInjector(fault_set, fault_rng)
-    cluster = Cluster(NODES, bugs=bugs, plugin_fault=injector.plugin_hook)
     load = Workload(workload, random.Random(rng.random()), NODES)
+    cluster = Cluster(NODES, bugs=bugs, plugin_fault=injector.plugin_hook, components=load.components)
     load.setup(cluster)
     cluster.start()
     cluster.server.fault_hook = injector.api_hook
@@ -74,6 +74,7 @@ def run(seed: int, steps: int, faults: list[str], workload: str = "default", str
         step = scheduler.choose(enabled)
         cluster.backend.step = taken + 1
         outcome = step.run()
+        cluster.check_monitors()
         taken += 1
         cluster.clock.now_ms += STEP_MS
         names.append(step.name)

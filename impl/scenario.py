@@ -9,7 +9,10 @@ built from objects, reconciler passes, attach/detach outcomes).
 A scenario file (YAML) has: `name`, `upstream` (the case it comes from), `components`, `initial`
 (manifests), optional `late_informers`, `steps`, and `expect` with `objects` (partial manifests:
 only the fields written are compared), `absent`, `events` (by prefix, in order), `error`,
-`actions` (a controller's exact client calls) and `attached` (backend truth: disk -> nodes).
+`actions` (a controller's exact client calls), `attached` (backend truth: disk -> nodes) and
+`disks` (backend truth: disk -> size, fs_size, expand_calls). The expand controller is driven
+with `sync: {controller: expand-controller[, claim: KEY]}` and, for the operation generator's
+unit cases, `expand: {claim: KEY}` (expandAndRecoverFunction on the stored claim and PV).
 """
 
 from __future__ import annotations
@@ -38,9 +41,9 @@ class ScenarioResult:
 
 
 _TOP = {"name", "upstream", "description", "components", "initial", "late_informers", "steps", "expect"}
-_EXPECT = {"objects", "absent", "events", "error", "actions", "attached"}
+_EXPECT = {"objects", "absent", "events", "error", "actions", "attached", "disks"}
 _STEPS = {"sync", "until", "reconcile", "operations", "populate", "create", "delete", "update", "advance", "inject",
-          "handle", "deliver", "node-status", "sync-pods"}
+          "handle", "deliver", "node-status", "sync-pods", "expand"}
 
 
 def _err(doc: Document, path: tuple, message: str) -> ScenarioError:
@@ -98,6 +101,9 @@ def run_scenario(path: Path) -> ScenarioResult:
         cluster.server.load(obj)
         if obj["kind"] == t.PV and "fakeDisk" in obj.get("spec", {}):  # the backing disks exist
             cluster.backend.create_disk(obj["spec"]["fakeDisk"]["diskID"], "cloud", t.pv_capacity(obj))
+        elif obj["kind"] == t.PV and "nfs" in obj.get("spec", {}):
+            nfs = obj["spec"]["nfs"]
+            cluster.backend.create_disk(f"{nfs.get('server', '')}:{nfs.get('path', '')}", "nfs", t.pv_capacity(obj))
     cluster.start()
     for name in data.get("late_informers") or []:
         matches = [inf for inf in cluster.informers() if inf.name == name]
@@ -126,6 +132,20 @@ def _run_step(doc: Document, path: tuple, c: Cluster, step: dict) -> list[str]:
             else:
                 raise _err(doc, path, "sync of pv-controller needs `claim` or `volume`")
             return [error] if error else []
+        if controller == "expand-controller" and c.expand is not None:
+            if "claim" in arg:
+                error = c.expand.test_sync(arg["claim"])
+                return [error] if error else []
+            out = []
+            for _ in range(50):  # the queue until empty, each controller expansion's response handled at once
+                if not c.expand.queue.ready():
+                    break
+                key, error = c.expand.process_next_work_item()
+                if key in c.expand.calls:
+                    error = c.expand.complete_call(key)[1]
+                if error:
+                    out.append(error)
+            return out
         ctrl = {"pvc-protection-controller": c.pvc_protection, "pv-protection-controller": c.pv_protection}.get(controller)
         if ctrl is None:
             raise _err(doc, path, f"cannot sync {controller!r} (not a running component)")
@@ -210,6 +230,11 @@ def _run_step(doc: Document, path: tuple, c: Cluster, step: dict) -> list[str]:
         return []
     if verb == "handle":
         return _handle(doc, path, c, arg)
+    if verb == "expand":
+        if c.expand is None or not isinstance(arg, dict) or "claim" not in arg:
+            raise _err(doc, path, "expand takes {claim: NS/NAME} and needs the expand-controller component")
+        error = c.expand.test_expand_and_recover(arg["claim"])
+        return [error] if error else []
     raise _err(doc, path, f"unknown step {verb!r}")
 
 
@@ -305,6 +330,16 @@ def _compare(doc: Document, c: Cluster, expect: dict, errors: list[str], action_
         want = list(spec.get("calls") or [])
         if got != want:
             out.append(f"client actions of {actor}: expected {want}, got {got}")
+    for disk, want in (expect.get("disks") or {}).items():
+        d = c.backend.disks.get(disk)
+        if d is None:
+            out.append(f"disk {disk}: expected to exist, but it is absent")
+            continue
+        for field_name, value in want.items():
+            actual = getattr(d, field_name, None)
+            expected = t.parse_quantity(value) if field_name in ("size", "fs_size") else value
+            if actual != expected:
+                out.append(f"disk {disk}: expected {field_name} {value!r}, got {actual!r}")
     for disk, nodes in (expect.get("attached") or {}).items():
         d = c.backend.disks.get(disk)
         actual_nodes = sorted(d.attached) if d is not None and d.exists else []

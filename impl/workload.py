@@ -1,10 +1,18 @@
 """Workloads: what users and administrators do to the cluster during a recorded run.
 
 No upstream counterpart; this plays the role of the e2e tests' users (kubectl create/delete of
-claims and pods, an administrator's static PVs and out-of-service taints). Each tenant follows a
+claims and pods, kubectl edit of a claim's request, an administrator's static PVs and
+out-of-service taints). Each tenant follows a
 small script chosen from the seed; its next action becomes an enabled "user" step once the
 previous one is done and what it waits for has happened (or a logical timeout passed), so the
 scheduler interleaves users with the controllers freely.
+
+Workload `expand` resizes claims (classes with allowVolumeExpansion): online (a pod runs),
+offline (before the pod starts), to a size the provider refuses (then, as RecoverVolumeExpansionFailure
+allows, the user lowers the request again, above status.capacity), and lowering the request
+while an expansion is visibly still in progress. Only this workload runs the expand controller:
+the others never resize a claim, and leaving it out keeps their schedules (and recorded seeds)
+as they were.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from dataclasses import dataclass, field
 
 from kvolt.impl.api import types as t
 from kvolt.impl.api.server import APIError
-from kvolt.impl.cluster import Cluster, Step
+from kvolt.impl.cluster import COMPONENTS, Cluster, Step
+from kvolt.impl.volume.util import resize_util as ru
 
 NS = "default"
-WORKLOADS = ("default", "rwo-reschedule", "nfs")
+WORKLOADS = ("default", "rwo-reschedule", "nfs", "expand")
+GI = 2**30
 WAIT_TIMEOUT_MS = 3000
 
 
@@ -68,6 +78,31 @@ def _gone(kind: str, name: str) -> Callable[[Cluster], bool]:
     return lambda cluster: cluster.server.peek(kind, NS, name) is None
 
 
+def _bound(claim: str) -> Callable[[Cluster], bool]:
+    def check(cluster: Cluster) -> bool:
+        obj = cluster.server.peek(t.PVC, NS, claim)
+        return obj is not None and t.pvc_phase(obj) == "Bound"
+    return check
+
+
+def _resized_or_stuck(claim: str, size: int) -> Callable[[Cluster], bool]:
+    """What a user watching `kubectl get pvc` waits for: the new capacity, or a visibly stuck or failed resize."""
+    def check(cluster: Cluster) -> bool:
+        obj = cluster.server.peek(t.PVC, NS, claim)
+        return obj is None or ru.status_capacity(obj) >= size or \
+            ru.resize_status(obj) in (ru.CONTROLLER_RESIZE_IN_PROGRESS, ru.CONTROLLER_RESIZE_INFEASIBLE)
+    return check
+
+
+def _resize(claim: str, size: int) -> Callable[[Cluster], None]:
+    """kubectl edit: GET, change spec.resources.requests.storage, PUT (admission and validation apply)."""
+    def do(cluster: Cluster) -> None:
+        obj = cluster.server.get("user", t.PVC, NS, claim)
+        obj["spec"].setdefault("resources", {}).setdefault("requests", {})["storage"] = ru.format_quantity(size)
+        cluster.server.update("user", obj)
+    return do
+
+
 def _create(obj: dict) -> Callable[[Cluster], None]:
     return lambda cluster: cluster.server.create("user", obj)
 
@@ -83,6 +118,7 @@ class Workload:
         self.name, self.rng, self.nodes = name, rng, nodes
         self.tenants: list[Tenant] = []
         self.static_pvs: list[str] = []
+        self.components = COMPONENTS if name == "expand" else tuple(c for c in COMPONENTS if c != "expand-controller")
 
     def setup(self, cluster: Cluster) -> None:
         """Nodes, classes and an administrator's static PVs, before the controllers start."""
@@ -90,13 +126,17 @@ class Workload:
         for n in self.nodes:
             s.create("admin", {"kind": t.NODE, "metadata": {"name": n, "annotations": {t.ANN_CONTROLLER_MANAGED_ATTACH: "true"}},
                                "status": {"conditions": [{"type": "Ready", "status": "True"}]}}, admit=False)
+        expansion = {"allowVolumeExpansion": True} if self.name == "expand" else {}
         s.create("admin", {"kind": t.SC, "metadata": {"name": "fast"}, "provisioner": "kvolt.io/fake-disk",
-                           "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+                           "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", **expansion})
         s.create("admin", {"kind": t.SC, "metadata": {"name": "nfs"}, "provisioner": "kvolt.io/nfs",
-                           "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+                           "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", **expansion})
         kinds = {"default": ["fast", "nfs", "static"], "rwo-reschedule": ["fast", "fast", "static"],
-                 "nfs": ["nfs", "nfs", "fast"]}[self.name]
+                 "nfs": ["nfs", "nfs", "fast"], "expand": ["fast", "fast", "nfs"]}[self.name]
         for i, kind in enumerate(kinds, start=1):
+            if self.name == "expand":
+                self.tenants.append(self._expand_script(i, kind))
+                continue
             if kind == "static":
                 disk = f"disk-static-{i}"
                 cluster.backend.create_disk(disk, "cloud", 2 * 2**30)
@@ -127,6 +167,30 @@ class Workload:
         else:
             acts += [Action("user_delete_pod", f"delete pod {a}", _delete(t.POD, a), _gone(t.POD, a), picks={"pod": a}),
                      Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim})]
+        return Tenant(f"user{i}", acts)
+
+    def _expand_script(self, i: int, cls: str) -> Tenant:
+        claim, pod = f"claim{i}", f"pod{i}"
+        node = self.rng.choice(self.nodes)
+        variant = self.rng.choice(["online", "offline", "infeasible-then-lower", "lower-while-in-progress"])
+        create_pod = Action("user_create_pod", f"create pod {pod} on {node}", _create(_pod(pod, claim, node)),
+                            _running(pod), picks={"pod": pod, "node": node})
+
+        def resize(size: int, wait: Callable[[Cluster], bool] | None = None) -> Action:
+            return Action("user_resize_claim", f"resize claim {claim} to {ru.format_quantity(size)}", _resize(claim, size),
+                          wait, picks={"claim": claim, "size": size})
+        acts = [Action("user_create_claim", f"create claim {claim} ({cls})", _create(_claim(claim, cls)), _bound(claim),
+                       picks={"claim": claim})]
+        if variant == "online":
+            acts += [create_pod, resize(3 * GI, _resized_or_stuck(claim, 3 * GI))]
+        elif variant == "offline":
+            acts += [resize(3 * GI, _resized_or_stuck(claim, 3 * GI)), create_pod]
+        elif variant == "infeasible-then-lower":
+            acts += [create_pod, resize(16 * GI, _resized_or_stuck(claim, 16 * GI)), resize(2 * GI)]
+        else:
+            acts += [create_pod, resize(4 * GI, _resized_or_stuck(claim, 4 * GI)), resize(2 * GI)]
+        acts += [Action("user_delete_pod", f"delete pod {pod}", _delete(t.POD, pod), _gone(t.POD, pod), picks={"pod": pod}),
+                 Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim})]
         return Tenant(f"user{i}", acts)
 
     def steps(self, cluster: Cluster) -> list[Step]:

@@ -4,7 +4,9 @@ Counterpart of the parts of k8s.io/apiserver the controllers touch (generic regi
 optimistic concurrency on resourceVersion, graceful deletion with finalizers, watch in
 resourceVersion order) plus the admission plugins that matter for volumes:
 plugin/pkg/admission/storage/storageobjectinuseprotection (finalizers on create),
-plugin/pkg/admission/storage/persistentvolume/resize (PVC size increases) and
+plugin/pkg/admission/storage/persistentvolume/resize (PVC size increases, on PUT and PATCH),
+the RecoverVolumeExpansionFailure rule of PVC update validation (a request may be lowered, but
+only to a value above status.capacity) and
 plugin/pkg/admission/storage/storageclass/setdefault (default class on create).
 
 Every call names the actor making it, so a test can assert a controller's client actions (as
@@ -320,6 +322,8 @@ class APIServer:
         new = clone(current)
         mutate(new)
         new["metadata"]["uid"] = t.uid(current)
+        if not subresource:
+            self._admit_update(kind, current, new)
         return self._store(kind, k, new)
 
     def delete(self, actor: str, kind: str, ns: str, name: str, *, grace_seconds: int | None = None,

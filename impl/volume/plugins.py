@@ -7,6 +7,11 @@ Detacher, DeviceMounter, DeviceUnmounter, Mounter, Unmounter, Provisioner, Delet
 in the roles of pkg/volume/gcepd (an attachable cloud disk), pkg/volume/local (a node-local
 volume, no attach) and pkg/volume/nfs (a shared volume). They act on the fake backend.
 
+Expansion (ExpandableVolumePlugin.ExpandVolumeDevice, NodeExpandableVolumePlugin.NodeExpand):
+the cloud disk grows at the provider and then needs its filesystem grown on the node
+(RequiresFSResize); the NFS export is grown on the server only, as a file share such as
+azure-file, so its claim is done once the controller expansion is.
+
 A plugin fault hook (installed by the scheduler) can make a call fail before it acts ("error")
 or act and then report failure ("timeout": the caller cannot know the outcome, the uncertain
 state the operation executor records).
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 
 from kvolt.impl.api import types as t
 from kvolt.impl.api.types import Obj
-from kvolt.impl.backend import Backend
+from kvolt.impl.backend import Backend, ResizeInfeasibleError
 
 FAKE_DISK = "kvolt.io/fake-disk"
 LOCAL = "kubernetes.io/local-volume"
@@ -34,6 +39,10 @@ class VolumeError(Exception):
 
 class UncertainError(VolumeError):
     """The call may have taken effect (a timeout): the operation's outcome is uncertain."""
+
+
+class InfeasibleError(VolumeError):
+    """A final error (volumetypes.IsInfeasibleError): retrying the same request cannot succeed."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class VolumePlugin:
     attachable = False
     device_mountable = False
     shareable = False
+    expandable = False  # ExpandableVolumePlugin
+    requires_fs_resize = False  # RequiresFSResize: a node expansion follows the controller expansion
 
     def __init__(self, backend: Backend, fault: FaultHook | None = None):
         self.backend = backend
@@ -84,6 +95,26 @@ class VolumePlugin:
     def tear_down(self, disk: str, node: str, pod_uid: str, volume: str) -> None:
         self._call("teardown", disk, node, lambda: self.backend.unmount_pod(node, pod_uid, volume))
 
+    # ExpandableVolumePlugin / NodeExpandableVolumePlugin
+    def expand_volume_device(self, spec: Spec, new_size: int, old_size: int) -> int:
+        """ExpandVolumeDevice: grow the volume at the provider; returns the size it now has."""
+        disk = self.disk_id(spec)
+        result: list[int] = []
+
+        def act() -> None:
+            try:
+                result.append(self.backend.expand_disk(disk, new_size))
+            except ResizeInfeasibleError as error:
+                raise InfeasibleError(str(error)) from error
+        self._call("expand", disk, "", act)
+        return result[0]
+
+    def node_expand(self, spec: Spec, node: str, new_size: int, old_size: int) -> None:
+        """NodeExpand: grow the filesystem on the node (a no-op for plugins without RequiresFSResize)."""
+        disk = self.disk_id(spec)
+        if self.requires_fs_resize:
+            self._call("node-expand", disk, node, lambda: self.backend.expand_fs(disk, node))
+
 
 class FakeDiskPlugin(VolumePlugin):
     """An attachable, exclusive cloud disk (as gce-pd / a CSI block device)."""
@@ -91,6 +122,8 @@ class FakeDiskPlugin(VolumePlugin):
     name = FAKE_DISK
     attachable = True
     device_mountable = True
+    expandable = True
+    requires_fs_resize = True
 
     def can_support(self, spec: Spec) -> bool:
         return "fakeDisk" in spec.pv.get("spec", {})
@@ -149,6 +182,7 @@ class NFSPlugin(VolumePlugin):
 
     name = NFS
     shareable = True
+    expandable = True
 
     def can_support(self, spec: Spec) -> bool:
         return "nfs" in spec.pv.get("spec", {})
@@ -191,6 +225,10 @@ class VolumePluginMgr:
     def find_provisionable_plugin_by_name(self, name: str) -> VolumePlugin | None:
         provisioner = {FAKE_DISK: FAKE_DISK, "kvolt.io/nfs": NFS}.get(name)
         return self.find_plugin_by_name(provisioner) if provisioner else None
+
+    def find_expandable_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
+        plugin = self.find_plugin_by_spec(spec)
+        return plugin if plugin is not None and plugin.expandable else None
 
     def find_deletable_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
         plugin = self.find_plugin_by_spec(spec)

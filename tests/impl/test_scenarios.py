@@ -16,7 +16,7 @@ def test_every_scenario_passes():
     assert not failed
     assert all(r.upstream.startswith("kubernetes/kubernetes ") for r in results)
     families = {Path(r.file).name.split("-")[0] for r in results}
-    assert families == {"binder", "pvcprotection", "attachdetach"}
+    assert families == {"binder", "pvcprotection", "attachdetach", "expand"}
 
 
 def test_a_wrong_expectation_is_a_field_level_diff(tmp_path):

@@ -1,8 +1,10 @@
 """The kubelet volume manager's desired and actual state of the world.
 
 Counterpart of pkg/kubelet/volumemanager/cache/desired_state_of_world.go (pod -> volumes to
-mount, ReportedInUse per volume) and actual_state_of_world.go (per volume: attached, device
-mount state NotMounted / Uncertain / GloballyMounted; per pod: mount state Uncertain / Mounted).
+mount, ReportedInUse per volume, the desired persistentVolumeSize) and actual_state_of_world.go
+(per volume: attached, device mount state NotMounted / Uncertain / GloballyMounted, the claim
+size last seen or grown to (InitializeClaimSize, MarkVolumeAsResized); per pod: mount state
+Uncertain / Mounted).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class VolumeToMount:
     spec: Spec
     plugin: Any
     reported_in_use: bool = False
+    desired_size: int = 0  # persistentVolumeSize: the PV's capacity, set while the volume is mounted
+    claim_capacity: int = 0  # the claim's status.capacity at the populator's last (live) read
 
 
 class DesiredStateOfWorld:
@@ -58,6 +62,11 @@ class DesiredStateOfWorld:
     def mark_volumes_reported_in_use(self, names: list[str]) -> None:
         self.reported_in_use = {n: None for n in names}
 
+    def update_persistent_volume_size(self, volume_name: str, size: int) -> None:
+        for vols in self.pods.values():
+            if volume_name in vols:
+                vols[volume_name].desired_size = size
+
     def attachable_volumes(self) -> list[str]:
         return sorted({v.volume_name for vols in self.pods.values() for v in vols.values() if v.plugin.attachable})
 
@@ -79,6 +88,7 @@ class AttachedVolume:
     device_state: str = "NotMounted"  # NotMounted | Uncertain | GloballyMounted
     pods: dict[str, MountedPod] = field(default_factory=dict)
     reconstructed: bool = False
+    claim_size: int | None = None  # the claim's capacity as last seen, or as grown by node expansion
 
 
 class ActualStateOfWorld:
@@ -101,6 +111,20 @@ class ActualStateOfWorld:
     def device_state(self, name: str) -> str:
         vol = self.volumes.get(name)
         return vol.device_state if vol else "NotMounted"
+
+    def initialize_claim_size(self, name: str, size: int) -> None:
+        vol = self.volumes.get(name)
+        if vol is not None and vol.claim_size is None:
+            vol.claim_size = size
+
+    def mark_volume_as_resized(self, name: str, size: int) -> None:
+        vol = self.volumes.get(name)
+        if vol is not None:
+            vol.claim_size = size
+
+    def claim_size(self, name: str) -> int | None:
+        vol = self.volumes.get(name)
+        return vol.claim_size if vol is not None else None
 
     def mark_device_as_uncertain(self, name: str) -> None:
         self.volumes[name].device_state = "Uncertain"

@@ -2,7 +2,10 @@
 
 Counterpart of pkg/kubelet/volumemanager/populator/desired_state_of_world_populator.go
 (findAndAddNewPods with processPodVolumes and createVolumeSpec, which GETs the claim and the PV
-live; findAndRemoveDeletedPods, which removes a pod's volumes only once its containers are gone).
+live; checkVolumeFSResize, which records the PV's capacity as the desired size of a mounted,
+non-read-only volume, so the reconciler expands it on the node when it exceeds the claim's
+status.capacity; findAndRemoveDeletedPods, which removes a pod's volumes only once its
+containers are gone).
 
 Fault flag `kubelet-reject-terminating-pvc` (B18) rejects every claim with a deletionTimestamp,
 the behaviour before the fix in PR #130335.
@@ -15,6 +18,7 @@ from typing import Any
 from kvolt.impl.api import types as t
 from kvolt.impl.api.server import APIError, NotFound
 from kvolt.impl.kubelet.volumemanager.cache import ActualStateOfWorld, DesiredStateOfWorld, VolumeToMount
+from kvolt.impl.volume.util.resize_util import status_capacity
 from kvolt.impl.volume.util.volumeutil import SpecError, create_volume_spec
 
 
@@ -59,7 +63,18 @@ class DesiredStateOfWorldPopulator:
             name = plugin.unique_volume_name(spec)
             if not self.dsw.pod_exists_in_volume(uid, name):
                 self.dsw.add_pod_to_volume(VolumeToMount(name, uid, t.key(pod), outer, t.uid(pvc), spec, plugin))
+            self.dsw.pods[uid][name].claim_capacity = status_capacity(pvc)
+            self.check_volume_fs_resize(name, uid, spec, pvc)
             self.errors.pop(uid, None)
+
+    def check_volume_fs_resize(self, name: str, pod_uid: str, spec: Any, pvc: dict) -> None:
+        """checkVolumeFSResize: only mounted volumes (an unmounted one grows at its next MountDevice)."""
+        if spec.read_only or self.asw.pod_mount_state(name, pod_uid) != "Mounted":
+            return
+        pv_capacity, claim_capacity = t.pv_capacity(spec.pv), status_capacity(pvc)
+        if pv_capacity > claim_capacity:
+            self.dsw.update_persistent_volume_size(name, pv_capacity)
+            self.asw.initialize_claim_size(name, claim_capacity)
 
     def _get_pvc(self, ns: str, name: str) -> dict | None:
         try:

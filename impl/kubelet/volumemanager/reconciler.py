@@ -1,8 +1,9 @@
 """The kubelet volume reconciler: unmount, then mount or attach, then unmount devices.
 
 Counterpart of pkg/kubelet/volumemanager/reconciler/reconciler_new.go and reconciler_common.go
-(unmountVolumes, mountOrAttachVolumes with waitForVolumeAttach, unmountDetachDevices,
-readyToUnmount) and reconstruct_new.go (reconstructVolumes: every mount found on the host
+(unmountVolumes, mountOrAttachVolumes with waitForVolumeAttach and, for a mounted volume whose
+desired size exceeds the claim size, ExpandInUseVolume; unmountDetachDevices, readyToUnmount) and
+reconstruct_new.go (reconstructVolumes: every mount found on the host
 is added to the actual state as Uncertain, and unmounting waits until the desired state has been
 populated).
 """
@@ -44,6 +45,10 @@ class Reconciler:
     def mount_or_attach_volumes(self) -> None:
         for vtm in self.dsw.get_volumes_to_mount():
             if self.asw.pod_mount_state(vtm.volume_name, vtm.pod_uid) == "Mounted":
+                claim_size = self.asw.claim_size(vtm.volume_name)
+                if vtm.desired_size and claim_size is not None and vtm.desired_size > claim_size \
+                        and not vtm.spec.read_only:
+                    self.executor.expand_in_use_volume(vtm, self.node, self.asw, claim_size)
                 continue
             if not self.asw.is_attached(vtm.volume_name):
                 if self.controller_attach_detach_enabled and vtm.plugin.attachable and not vtm.reported_in_use:

@@ -3,8 +3,11 @@
 Counterpart of pkg/volume/util/operationexecutor/operation_executor.go (operation keys, one
 operation per key through nestedpendingoperations) and operation_generator.go
 (GenerateAttachVolumeFunc, GenerateDetachVolumeFunc with verifyVolumeIsSafeToDetach,
-GenerateVerifyControllerAttachedVolumeFunc, GenerateMountVolumeFunc, GenerateUnmountVolumeFunc,
-GenerateUnmountDeviceFunc). Operations are registered as pending; each completes in a later
+GenerateVerifyControllerAttachedVolumeFunc, GenerateMountVolumeFunc with expandVolumeDuringMount,
+GenerateUnmountVolumeFunc, GenerateUnmountDeviceFunc, GenerateExpandInUseVolumeFunc with
+nodeExpandVolume) and node_expander.go (NodeExpander: node expansion proceeds only while the claim
+is NodeResizePending / NodeResizeInProgress, then MarkFSResizeFinished sets status.capacity and
+clears the resize status and conditions). Operations are registered as pending; each completes in a later
 scheduler step (see nestedpendingoperations).
 """
 
@@ -13,13 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from kvolt.impl.api import types as t
-from kvolt.impl.api.server import ActorClient, NotFound
+from kvolt.impl.api.server import ActorClient, APIError, NotFound
 from kvolt.impl.volume.plugins import UncertainError, VolumeError, VolumePluginMgr
+from kvolt.impl.volume.util import resize_util as ru
 from kvolt.impl.volume.util.nestedpendingoperations import AlreadyExistsError, BackoffError, NestedPendingOperations, OpKey
 
-ATTACH, DETACH, VERIFY, MOUNT, UNMOUNT, UNMOUNT_DEVICE = (
+ATTACH, DETACH, VERIFY, MOUNT, UNMOUNT, UNMOUNT_DEVICE, FS_RESIZE = (
     "volume_attach", "volume_detach", "verify_controller_attached_volume", "volume_mount", "volume_unmount",
-    "unmount_device")
+    "unmount_device", "volume_fs_resize")
 
 
 class OperationExecutor:
@@ -136,6 +140,7 @@ class OperationExecutor:
                     asw.mark_device_as_unmounted(name)
                     raise
                 asw.mark_device_as_mounted(name)
+                self.expand_volume_during_mount(vtm, node, asw)
             was_uncertain = asw.pod_mount_state(name, vtm.pod_uid) == "Uncertain"
             asw.mark_volume_mount_as_uncertain(name, vtm)
             try:
@@ -167,3 +172,68 @@ class OperationExecutor:
             asw.mark_device_as_unmounted(name=volume_name)
 
         return self._run(OpKey(volume_name), UNMOUNT_DEVICE, op)
+
+    # ------------------------------------------------------------ kubelet: node expansion
+
+    def expand_in_use_volume(self, vtm: Any, node: str, asw: Any, current_size: int) -> bool:
+        """GenerateExpandInUseVolumeFunc: grow a mounted volume's filesystem to the desired size."""
+        name, new_size = vtm.volume_name, vtm.desired_size
+
+        def op() -> None:
+            if not self.node_expand_volume(vtm, node, new_size, current_size):
+                raise VolumeError(f"NodeExpandVolume.NodeExpandVolume failed to resize volume {name}: "
+                                  "volume resizing failed for unknown reason")
+            asw.mark_volume_as_resized(name, new_size)
+
+        return self._run(OpKey(name), FS_RESIZE, op, vtm.pod_uid)
+
+    def expand_volume_during_mount(self, vtm: Any, node: str, asw: Any) -> None:
+        """expandVolumeDuringMount (offline expansion, right after MountDevice)."""
+        if not vtm.plugin.requires_fs_resize or t.pv_capacity(vtm.spec.pv) <= vtm.claim_capacity:
+            return  # the populator's live read of the claim already shows it needs no growing
+        pvc = self._get_claim_of(vtm.spec.pv)
+        pv_size, claim_size = t.pv_capacity(vtm.spec.pv), ru.status_capacity(pvc)
+        if claim_size < pv_size and self._node_expand(vtm, node, pvc, pv_size, claim_size):
+            asw.mark_volume_as_resized(vtm.volume_name, pv_size)
+
+    def _get_claim_of(self, pv: dict) -> dict:
+        ref = t.claim_ref(pv) or {}
+        try:
+            return self.client.get(t.PVC, ref.get("namespace", ""), ref.get("name", ""))
+        except APIError as error:
+            raise VolumeError(f"mountVolume.NodeExpandVolume get PVC failed : {error}") from error
+
+    def node_expand_volume(self, vtm: Any, node: str, new_size: int, old_size: int) -> bool:
+        """nodeExpandVolume: returns whether the resize is done (or needs no doing)."""
+        if not vtm.plugin.requires_fs_resize or new_size <= old_size:
+            return True
+        pvc = self._get_claim_of(vtm.spec.pv)
+        return self._node_expand(vtm, node, pvc, new_size, old_size)
+
+    def _node_expand(self, vtm: Any, node: str, pvc: dict, new_size: int, old_size: int) -> bool:
+        if vtm.spec.read_only:
+            self.events.append(f"Warning FileSystemResizeFailed {vtm.volume_name}: requested read-only file system")
+            return True
+        status, claim_size = ru.resize_status(pvc), ru.status_capacity(pvc)
+        if status == "" and ru.allocated(pvc) is None:  # an older resize controller: the legacy path
+            vtm.plugin.node_expand(vtm.spec, node, new_size, old_size)
+            if claim_size < new_size:
+                self._update_claim(lambda: ru.mark_fs_resize_finished(self.client, pvc, new_size))
+            return True
+        already_updated = claim_size >= new_size and status == ""
+        if not already_updated and status not in (ru.NODE_RESIZE_PENDING, ru.NODE_RESIZE_IN_PROGRESS):
+            return False  # NodeExpander.runPreCheck: the controller is not done with this claim
+        if not already_updated:
+            pvc = self._update_claim(lambda: ru.mark_node_expansion_in_progress(self.client, pvc))
+        vtm.plugin.node_expand(vtm.spec, node, new_size, old_size)
+        self.events.append(f"Normal FileSystemResizeSuccessful {vtm.volume_name} on {node}")
+        if not already_updated:
+            self._update_claim(lambda: ru.mark_fs_resize_finished(self.client, pvc, new_size))
+        return True
+
+    @staticmethod
+    def _update_claim(write: Any) -> dict:
+        try:
+            return write()
+        except APIError as error:
+            raise VolumeError(f"mountVolume.NodeExpandVolume update PVC status failed : {error}") from error
