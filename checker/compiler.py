@@ -564,6 +564,9 @@ class _ActionCompiler:
     def _value(self, expr: ir.Expr, target: ir.Type | None, env: dict[str, int], span: Span | None, name: str) -> str:
         code = self.exprs.expr(expr, env)
         if _is_const(code):
+            if isinstance(target, ir.IntT) and not target.low <= int(code) <= target.high:
+                site = self.helpers.site(f"value {{value}} assigned to '{name}' is outside its range {target}", span)
+                return f"_E({site}, {int(code)})"
             return str(int(code))
         if isinstance(target, ir.BoolT):
             return f"(1 if {code} else 0)"

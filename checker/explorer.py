@@ -164,7 +164,7 @@ class _Explorer:
         frontier = []
         for state in self.model.initial_states:
             self.generated += 1
-            if self.model.constraint is not None and not self.model.constraint(state):
+            if not self._allowed(state, -1):
                 continue
             key = self.canon(state) if self.canon else state
             if key in self.graph.index:
@@ -179,6 +179,7 @@ class _Explorer:
 
     def _expand_level(self, frontier: list[int]) -> list[int]:
         graph, model, canon, constraint = self.graph, self.model, self.canon, self.model.constraint
+        allowed = self._allowed
         index, fired = graph.index, self.fired
         max_states = self.options.max_states
         next_frontier: list[int] = []
@@ -194,7 +195,7 @@ class _Explorer:
                 for binding, successor in out:
                     self.generated += 1
                     fired[action_index] += 1
-                    if constraint is not None and not constraint(successor):
+                    if constraint is not None and not allowed(successor, ident):
                         continue
                     key = canon(successor) if canon else successor
                     if key in index:
@@ -216,12 +217,22 @@ class _Explorer:
     def _has_new_successor(self, frontier: list[int]) -> bool:
         for ident in frontier:
             for _, _, successor in self.model.successors(self.graph.states[ident]):
-                if self.model.constraint is not None and not self.model.constraint(successor):
+                if not self._allowed(successor, ident):
                     continue
                 key = self.canon(successor) if self.canon else successor
                 if key not in self.graph.index:
                     return True
         return False
+
+    def _allowed(self, state: State, parent: int) -> bool:
+        """The model's constraint, with its evaluation errors reported as the spec's."""
+        if self.model.constraint is None:
+            return True
+        try:
+            return bool(self.model.constraint(state))
+        except SpecRuntimeError as error:
+            trace = self.trace(parent) if parent >= 0 else (Step("init", (), state),)
+            raise ExplorationError(error.message, error.span, "the model's constraint", trace) from None
 
     def _tick(self, queue: int) -> None:
         now = time.monotonic()

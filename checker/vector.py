@@ -215,7 +215,8 @@ class _VecExpr:
         then, orelse = self.expr(e.then, env), self.expr(e.orelse, env)
         bad = _or_bad(cond.bad, f"({cond.code} & {then.bad})" if then.bad else None,
                       f"(~{cond.code} & {orelse.bad})" if orelse.bad else None)
-        return _Val(f"_where({cond.code}, {then.code}, {orelse.code})", bad)
+        choice = f"_where({cond.code}, {then.code}, {orelse.code})"
+        return _Val(f"({choice} != 0)" if isinstance(e.type, ir.BoolT) else choice, bad)
 
     def _SetLit(self, e: ir.SetLit, env: dict[str, int]) -> _Val:
         constant = 0
@@ -468,6 +469,9 @@ class _VecAction:
         if value.bad:
             self.emit(depth, f"_chk({self._care(value.bad, mask)}, P)")
         if _is_const(value.code):
+            if isinstance(target, ir.IntT) and not target.low <= int(value.code) <= target.high:
+                self.emit(depth, f"_chk({self._care('_ones(len(P))', mask)}, P)")  # the scalar engine names the error
+                return "0"
             return str(int(value.code))
         if isinstance(target, ir.BoolT):
             return f"_i({value.code})"

@@ -327,7 +327,11 @@ class _Search:
     def _initial(self) -> np.ndarray:
         rows = np.array(self.scalar.initial_states, dtype=np.int64).reshape(-1, self.width)
         self.generated += len(rows)
-        rows = rows[allowed_rows(self.vector, rows)] if len(rows) else rows
+        if len(rows):
+            try:
+                rows = rows[allowed_rows(self.vector, rows)]
+            except SpecRuntimeError as error:
+                raise ExplorationError(error.message, error.span, "the model's constraint", ()) from None
         keys = _keys(self.fingerprints.compact(rows), self.fingerprints, self.exact)
         _, first = np.unique(keys, return_index=True)
         first.sort()
@@ -358,11 +362,21 @@ class _Search:
         return np.concatenate(new_chunks)
 
     def _raise_exact_error(self, chunk: np.ndarray, chunk_start: int) -> None:
+        """A chunk raised a spec error (in an action or in the constraint): report it exactly."""
         rows = chunk[:, :self.width].astype(np.int64)
         try:
             expand(self.vector, rows)
         except SpecRuntimeError as error:
             raise self._runtime_error(error, rows, chunk_start) from None
+        constraint = self.scalar.constraint
+        for offset, row in enumerate(rows):
+            for _, _, successor in self.scalar.successors(tuple(int(v) for v in row)):
+                try:
+                    if constraint is not None:
+                        constraint(successor)
+                except SpecRuntimeError as error:
+                    raise ExplorationError(error.message, error.span, "the model's constraint",
+                                           self.trace(chunk_start + offset)) from None
         raise AssertionError("a worker reported a spec error that does not reproduce")
 
     def _absorb(self, work: _ChunkWork) -> np.ndarray | None:
