@@ -184,7 +184,8 @@ class _VecExpr:
                     return _Val(0, f"_ones(len({a}))")
                 return _Val(values[obj.code - 1], obj.bad)
             table = "[" + ", ".join(str(v) for v in (0, *values)) + "]"
-            return _Val(f"_i({table})[{obj.code}]", _or_bad(obj.bad, f"({obj.code} == 0)"))
+            lookup = f"_i({table})[{obj.code}]"
+            return _Val(f"({lookup} != 0)" if isinstance(e.type, ir.BoolT) else lookup, _or_bad(obj.bad, f"({obj.code} == 0)"))
         region = self.region(e.kind, e.cache, env)
         offset = self.layout.offset(e.kind, e.field)
         if _is_const(obj.code):

@@ -153,3 +153,35 @@ def test_two_workers_give_identical_results(path: Path, model: str) -> None:
     for violation in two.violations:  # a shortest counterexample that replays to the violation
         assert violation.length == 7
         assert not next(i for i in compiled.invariants if i.name == violation.property).holds(violation.trace[-1].state)
+
+
+CONST_BOOL_THROUGH_REFERENCE = """
+kind Cls { const flag: bool = false }
+kind Obj { cls: Cls  done: bool }
+actor a {
+  action go(o: Obj) {
+    require o.exists and o.cls != none
+    require o.cls.flag
+    o.done := true
+  }
+}
+invariant never_done: forall o: Obj | not o.done
+model m {
+  Cls = 2
+  Obj = 1
+  const cls2.flag = true
+  init cls1
+  init cls2
+  init obj1 { cls = one of {cls1, cls2} }
+}
+"""
+
+
+def test_boolean_constant_read_through_a_reference_is_a_mask() -> None:
+    """Regression (notes/spec-blockers.md #1): the vector engine used the constant table's ints as an index."""
+    spec = resolve(load_text(CONST_BOOL_THROUGH_REFERENCE, "const_bool.kvolt"))
+    compiled = compile_model(spec, spec.models[0])
+    scalar = explore(compiled, Options(stop_at_first=False))
+    vector, _ = explore_vector(compiled, Options(stop_at_first=False))
+    assert _summary(vector) == _summary(scalar)
+    assert [v.property for v in vector.violations] == ["never_done"]
