@@ -122,18 +122,22 @@ def _namespace() -> dict[str, object]:
     def bitcount(x: object) -> np.ndarray:
         return np.bitwise_count(np.asarray(x, dtype=np.int64)).astype(np.int64)
 
+    def copy_rows(rows: np.ndarray) -> np.ndarray:
+        """A row-major copy (never the same array: successors must not write into the frontier)."""
+        return np.array(rows, dtype=np.int64, order="C", copy=True)
+
     def as_int(x: object) -> np.ndarray:
         return np.asarray(x).astype(np.int64)
 
     return {"_g": gather, "_chk": check, "_ones": ones, "_full": full, "_beq": block_equal, "_cpb": copy_block,
             "_inref": inref, "_rbit": rbit, "_at": at, "_put": put, "_bc": bitcount, "_i": as_int,
-            "_where": np.where, "_nz": np.flatnonzero, "_min": np.minimum, "_max": np.maximum,
+            "_where": np.where, "_nz": np.flatnonzero, "_c": copy_rows, "_min": np.minimum, "_max": np.maximum,
             "len": len, "range": range}
 
 
 _ALLOWED = {"def", "return", "if", "else", "and", "or", "not", "is", "None", "True", "False", "for", "in", "pass",
             "F", "P", "T", "ok", "idx", "m", "out", "n", "copy", "size", "append",
-            "_g", "_chk", "_ones", "_full", "_beq", "_cpb", "_inref", "_rbit", "_at", "_put", "_bc", "_i",
+            "_g", "_chk", "_ones", "_full", "_beq", "_c", "_cpb", "_inref", "_rbit", "_at", "_put", "_bc", "_i",
             "_where", "_nz", "_min", "_max", "len", "range"}
 _GENERATED = re.compile(r"^(?:[cor]\d+|v\d+)$")
 
@@ -377,24 +381,26 @@ class _VecAction:
         return flat
 
     def _binding(self, action: ir.Action, actor: ir.Actor, env: dict[str, int], index: int) -> None:
-        self.exprs.array = "P"
-        compiled = [self.exprs.expr(g, env) for g in self._conjuncts(action.guards)]
-        if any(_is_const(v.code) and not v.code and not v.bad for v in compiled):
+        """The guard as one mask over all rows (no row copies), then the effects on the enabled rows."""
+        self.exprs.array = "F"
+        guard = self.exprs._junction([self.exprs.expr(g, env) for g in self._conjuncts(action.guards)], "and")
+        if _is_const(guard.code) and not guard.code and not guard.bad:
             return
         depth = 1
-        self.emit(depth, "P = F")
-        self.emit(depth, "idx = None")
-        for value in compiled:
-            if value.bad:
-                self.emit(depth, f"_chk({value.bad}, P)")
-            if _is_const(value.code):
-                continue
-            self.emit(depth, f"m = {value.code}")
-            self.emit(depth, "P = P[m]")
-            self.emit(depth, "idx = _nz(m) if idx is None else idx[m]")
+        if guard.bad:
+            self.emit(depth, f"_chk({guard.bad}, F)")
+        if _is_const(guard.code):
+            if not guard.code:
+                return
+            self.emit(depth, "idx = None")
+            self.emit(depth, "P = F")
+        else:
+            self.emit(depth, f"idx = _nz({guard.code})")
+            self.emit(depth, "P = F[idx]")
+        self.exprs.array = "P"
         self.emit(depth, "if len(P):")
         depth += 1
-        self.emit(depth, "T = P.copy()")
+        self.emit(depth, "T = _c(P)")
         self.emit(depth, "ok = _ones(len(P))")
         self._stmts(action.effects, actor, env, depth, None)
         self.emit(depth, f"out.append(({index}, idx, T, ok))")
@@ -555,7 +561,7 @@ def _sync_source(layout: Layout, actor: ir.Actor, kind: str, function: str) -> s
             a, c, w = api.block(obj), cache.block(obj), api.width
             lines.append(f"    idx = _nz(~_beq(F, {a}, {c}, {w}))")
             lines.append("    if len(idx):")
-            lines.append("        T = F[idx]")
+            lines.append("        T = _c(F[idx])")
             lines.append(f"        T[:, {c}:{c + w}] = T[:, {a}:{a + w}]")
             lines.append(f"        out.append(({index}, idx, T, None))")
             index += 1

@@ -203,7 +203,7 @@ _WORKER_CONTEXT: _Context | None = None  # set before the worker processes fork
 
 def _work_chunk(context: _Context, chunk: np.ndarray, chunk_start: int) -> _ChunkWork:
     fired = np.zeros(len(context.vector.actions), dtype=np.int64)
-    rows64 = chunk[:, :context.width].astype(np.int64)
+    rows64 = np.asfortranarray(chunk[:, :context.width], dtype=np.int64)  # guards read columns
     empty = np.zeros(0, dtype=np.int64)
     try:
         results = expand(context.vector, rows64)
@@ -287,7 +287,7 @@ class _Search:
         self.width = width
         self.dtype = storage_dtype(scalar.layout)
         self.fingerprints = _Fingerprints(self.vector, width, self.dtype, self.symmetry)
-        self.chunk_rows = chunk_rows or int(min(32768, max(1024, 2**24 // (8 * max(width, 1) * 4))))
+        self.chunk_rows = chunk_rows or int(min(65536, max(4096, 2**28 // (64 * max(width, 1)))))
         self.visited = _Visited()
         self.parents: list[np.ndarray] = []
         self.moves: list[np.ndarray] = []
