@@ -75,10 +75,10 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             _fail(render(diagnostic, sources))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
-        except _impl_errors() as error:
-            _fail(_render_impl_error(error, sources))
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except _impl_errors() as error:
+            _fail(_render_impl_error(error, sources))
         except Exception as error:  # a bug in kvolt itself: say so plainly
             if os.environ.get("KVOLT_DEBUG"):
                 traceback.print_exc()
