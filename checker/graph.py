@@ -99,31 +99,58 @@ def object_view(model: CompiledModel, kind: str, fields: list[ir.Field], state: 
     return " ".join(parts)
 
 
-def lifecycle(graph: StateGraph, kind: str, field: str | None = None) -> nx.DiGraph:
-    """The lifecycle of one kind: object views as nodes, the actions that change them as edges."""
-    model = graph.model
+def lifecycle(model: CompiledModel, kind: str, field: str | None = None,
+              max_states: int = 2_000_000) -> tuple[nx.DiGraph, bool]:
+    """The lifecycle of one kind: object views as nodes, the actions that change them as edges.
+
+    A breadth-first search projects every transition as it goes, so only the visited set is kept,
+    not the state graph. Returns the lifecycle and whether the search was complete.
+    """
     fields = _fields(model, kind, field)
-    result = nx.DiGraph()
     count = model.model.count(kind)
-    for _node, data in graph.graph.nodes(data=True):
-        if data["initial"]:
+    result = nx.DiGraph()
+    views: dict[tuple[int, ...], str] = {}  # one object's block -> its label
+
+    def view(state: State, index: int) -> str:
+        block = model.layout.api[kind].block(index)
+        key = state[block:block + model.layout.api[kind].width]
+        label = views.get(key)
+        if label is None:
+            label = views[key] = object_view(model, kind, fields, state, index)
+        return label
+
+    seen: set[State] = set()
+    frontier: list[State] = []
+    for state in model.initial_states:
+        if (model.constraint is None or model.constraint(state)) and state not in seen:
+            seen.add(state)
+            frontier.append(state)
             for i in range(count):
-                view = object_view(model, kind, fields, data["state"], i)
-                result.add_node(view)
-                result.nodes[view]["initial"] = True
-    for source, target, data in graph.graph.edges(data=True):
-        before, after = graph.graph.nodes[source]["state"], graph.graph.nodes[target]["state"]
-        for i in range(count):
-            a = object_view(model, kind, fields, before, i)
-            b = object_view(model, kind, fields, after, i)
-            if a == b:
-                continue
-            if not result.has_edge(a, b):
-                result.add_edge(a, b, actions=set())
-            result.edges[a, b]["actions"].add(data["action"])
+                result.add_node(view(state, i), initial=True)
+    complete = True
+    while frontier:
+        next_frontier: list[State] = []
+        for state in frontier:
+            before = [view(state, i) for i in range(count)]
+            for action_index, _, successor in model.successors(state):
+                if model.constraint is not None and not model.constraint(successor):
+                    continue
+                for i in range(count):
+                    after = view(successor, i)
+                    if after != before[i]:
+                        if not result.has_edge(before[i], after):
+                            result.add_edge(before[i], after, actions=set())
+                        result.edges[before[i], after]["actions"].add(model.actions[action_index].name)
+                if successor not in seen:
+                    if len(seen) >= max_states:
+                        complete = False
+                        continue
+                    seen.add(successor)
+                    next_frontier.append(successor)
+        frontier = next_frontier
     for node in result.nodes:
         result.nodes[node].setdefault("initial", False)
-    return result
+    return result, complete
 
 
 def _quote(text: str) -> str:

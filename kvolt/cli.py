@@ -380,20 +380,19 @@ def diagram(trace: str, fmt: str, sources: SourceMap) -> None:
 @click.option("--field", "field_name", help="Project onto this field only (default: every field).")
 @click.option("--model", "model_name", help="Model to explore (default: the spec's default model).")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
-@click.option("--max-states", type=click.IntRange(min=1), default=200_000, show_default=True)
+@click.option("--max-states", type=click.IntRange(min=1), default=2_000_000, show_default=True)
 @guarded
 def lifecycle(spec: str | None, kind: str, field_name: str | None, model_name: str | None, fmt: str,
               max_states: int, sources: SourceMap) -> None:
     """Derive one kind's lifecycle from the explored state graph."""
     from kvolt.checker.graph import lifecycle as derive
-    from kvolt.checker.graph import lifecycle_dot, lifecycle_mermaid, state_graph
+    from kvolt.checker.graph import lifecycle_dot, lifecycle_mermaid
 
     built = build(_spec_path(spec), model_name, (), sources)
-    graph = state_graph(built.compiled, max_states)
-    if not graph.complete:
-        _stderr().print(f"note: the state graph was cut at {max_states:,} states; the lifecycle may be partial",
+    life, complete = derive(built.compiled, kind, field_name, max_states)
+    if not complete:
+        _stderr().print(f"note: the search was cut at {max_states:,} states; the lifecycle may be partial",
                         style="yellow")
-    life = derive(graph, kind, field_name)
     title = f"{kind} lifecycle" + (f" ({field_name})" if field_name else "")
     sys.stdout.write(lifecycle_mermaid(life) if fmt == "mermaid" else lifecycle_dot(life, title))
 
