@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kvolt.checker import ir
-from kvolt.checker.diagnostics import Span
+from kvolt.checker.diagnostics import Span, too_deep
 
 ABSENT, LIVE, TERMINATING = 0, 1, 2
 LIFE_NAMES = ("absent", "live", "terminating")
@@ -624,6 +624,13 @@ def decode_value(spec: ir.Spec, model: ir.Model, type_: ir.Type, value: int) -> 
 
 
 def compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
+    try:
+        return _compile_model(spec, model)
+    except RecursionError:
+        raise too_deep(spec.file) from None
+
+
+def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
     layout = build_layout(spec, model)
     helpers = _Helpers()
     tables: dict[tuple[int, ...], str] = {}

@@ -117,3 +117,12 @@ def _caret_width(span: Span, text: str) -> int:
 
 def render_all(error: SpecError, sources: SourceMap | None = None) -> str:
     return "\n\n".join(render(d, sources) for d in error.diagnostics)
+
+
+TOO_DEEP = "the spec nests expressions or statements too deeply (a few hundred levels at most)"
+
+
+def too_deep(file: str | None = None) -> SpecError:
+    """A spec so deeply nested that a recursive phase ran out of stack: refused, not crashed."""
+    span = Span(file, 1, 1, 1, 2) if file else None
+    return SpecError(Diagnostic("P004", TOO_DEEP, span))

@@ -41,11 +41,18 @@ def _actor(action: str, params: dict[str, str]) -> str:
     return f"{actor}@{params['self']}" if "self" in params else actor
 
 
+def _first_sentence(doc: str) -> str:
+    """The doc comment's first sentence (a paragraph's lines joined), or its first line if it has none."""
+    paragraph = " ".join(line.strip() for line in doc.strip().split("\n\n")[0].splitlines())
+    match = re.match(r"(.+?[.!?])(\s|$)", paragraph)
+    return match.group(1) if match else paragraph
+
+
 def _sentence(doc: str | None, action: str, params: dict[str, str]) -> str:
     call = f"{action}({', '.join(f'{k}={v}' for k, v in params.items())})"
     if not doc:
         return call
-    first = doc.strip().splitlines()[0].strip()
+    first = _first_sentence(doc)
     names = set(_PLACEHOLDER.findall(first))
     if names and names <= set(params) | {"actor"}:
         values = {**params, "actor": action.split(".", 1)[0]}

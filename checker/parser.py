@@ -11,7 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import PatternStr
 
 from kvolt.checker import syntax as ast
-from kvolt.checker.diagnostics import Diagnostic, Span, SpecError
+from kvolt.checker.diagnostics import Diagnostic, Span, SpecError, too_deep
 
 
 @lru_cache(maxsize=1)
@@ -22,13 +22,17 @@ def _lark() -> Lark:
 
 def parse_module(text: str, file: str) -> ast.Module:
     """Parse one whole spec file."""
-    tree = _parse(text, file, "start")
     try:
+        tree = _parse(text, file, "start")
         return _Builder(file, text).transform(tree)
     except VisitError as error:  # an error raised inside the builder, with a span
         if isinstance(error.orig_exc, SpecError):
             raise error.orig_exc from None
+        if isinstance(error.orig_exc, RecursionError):
+            raise too_deep(file) from None
         raise
+    except RecursionError:
+        raise too_deep(file) from None
 
 
 def parse_expr(text: str, file: str = "<expr>") -> ast.Expr:

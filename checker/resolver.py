@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from kvolt.checker import ir
 from kvolt.checker import syntax as ast
-from kvolt.checker.diagnostics import Diagnostic, Span, SpecError, did_you_mean
+from kvolt.checker.diagnostics import Diagnostic, Span, SpecError, did_you_mean, too_deep
 
 RESERVED = {"self", "none", "true", "false"}
 FUNCTIONS = ("size", "min", "max", "live")
@@ -42,7 +42,10 @@ class _Scope:
 
 def resolve(module: ast.Module) -> ir.Spec:
     """Type-check a merged module and build its IR; raises SpecError with every problem found."""
-    return _Resolver(module).run()
+    try:
+        return _Resolver(module).run()
+    except RecursionError:
+        raise too_deep(module.file) from None
 
 
 class _Resolver:
@@ -571,6 +574,9 @@ class _Resolver:
             domain = self._type(binder.type)
             if isinstance(domain, ir.SetT):
                 _fail("T012", "cannot quantify over sets", binder.type.span)
+            if isinstance(domain, ir.IntT) and domain.high - domain.low >= 1024:
+                _fail("T012", "a quantifier ranges over at most 1024 integers (it is unrolled when compiled)",
+                      binder.type.span)
             domains.append((binder.name, domain))
             inner.values[binder.name] = ir.Var(binder.name, domain)
         body = self._bool(node.body, inner)

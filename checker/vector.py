@@ -36,6 +36,7 @@ from kvolt.checker.compiler import (
     permutation_plan,
     symmetry_permutations,
 )
+from kvolt.checker.diagnostics import too_deep
 
 Code = int | str  # a folded constant, or numpy source text
 
@@ -192,6 +193,8 @@ class _VecExpr:
             return _Val(f"({lookup} != 0)" if isinstance(e.type, ir.BoolT) else lookup, _or_bad(obj.bad, f"({obj.code} == 0)"))
         region = self.region(e.kind, e.cache, env)
         offset = self.layout.offset(e.kind, e.field)
+        if region.count == 0:  # every reference to this kind is none: a read is undefined wherever reached
+            return _Val(0, f"_ones(len({a}))")
         if _is_const(obj.code):
             if not obj.code:
                 return _Val(0, f"_ones(len({a}))")
@@ -584,6 +587,13 @@ class VectorModel:
 
 
 def compile_vector(scalar: CompiledModel) -> VectorModel:
+    try:
+        return _compile_vector(scalar)
+    except RecursionError:
+        raise too_deep(scalar.spec.file) from None
+
+
+def _compile_vector(scalar: CompiledModel) -> VectorModel:
     layout = scalar.layout
     spec, model = layout.spec, layout.model
     functions: list[str] = []

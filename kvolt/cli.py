@@ -75,6 +75,8 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             _fail(render(diagnostic, sources))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except RecursionError:
+            _fail("error[P004]: the spec nests expressions or statements too deeply (a few hundred levels at most)")
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except _impl_errors() as error:
