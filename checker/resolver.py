@@ -269,7 +269,7 @@ class _Resolver:
                   ("constants are set by the model: const INSTANCE.FIELD = VALUE",))
         value = self._expr(stmt.value, scope, field_.type)
         self._check_assignable(value, field_.type, stmt.value.span)
-        if isinstance(value, ir.Lit):
+        if isinstance(stmt.value, ast.IntLit) and isinstance(value, ir.Lit):  # a literal: refuse now
             _check_range(value.value, field_.type, stmt.value)
         return ir.Assign(obj, kind, stmt.field, value, stmt.patch, stmt.span)
 
@@ -289,7 +289,7 @@ class _Resolver:
                 target = field_.type
             value = self._expr(init.value, scope, target)
             self._check_assignable(value, target, init.value.span)
-            if isinstance(value, ir.Lit):
+            if isinstance(init.value, ast.IntLit) and isinstance(value, ir.Lit):  # a literal: refuse now
                 _check_range(value.value, target, init.value)
             inits.append((init.name, value))
         return ir.Create(obj, kind, tuple(inits), stmt.span)

@@ -20,7 +20,9 @@ EXAMPLES = Path(__file__).parent.parent / "spec" / "examples"
 
 # traces for `kvolt show`: (example spec, model or None, trace name written by the checker)
 SHOW_SOURCES = [
-    ("stale_pod_cache.kvolt", None, "no_claim_removed_in_use"),
+    ("spec/examples/stale_pod_cache.kvolt", None, "no_claim_removed_in_use"),
+    ("spec/mutations/b08_multi_attach_guard_removed.kvolt", None, "single_attach"),
+    ("spec/mutations/b11_force_detach_healthy_node.kvolt", None, "no_detach_while_mounted"),
 ]
 
 
@@ -67,6 +69,10 @@ LIFECYCLE_CASES = [
     ("static_binding.PV.phase.mermaid", "spec/examples/static_binding.kvolt", "PV", "phase", "mermaid"),
     ("static_binding.PVC.dot", "spec/examples/static_binding.kvolt", "PVC", None, "dot"),
     ("protection.Pod.running.mermaid", "spec/examples/protection.kvolt", "Pod", "running", "mermaid"),
+    ("volume_lifecycle.tiny.PVC.phase.mermaid", "--model=tiny", "PVC", "phase", "mermaid"),
+    ("volume_lifecycle.recovery.PV.phase.dot", "--model=recovery", "PV", "phase", "dot"),
+    ("volume_lifecycle.attach.VolumeAttachment.attached.mermaid", "--model=attach", "VolumeAttachment", "attached",
+     "mermaid"),
 ]
 
 

@@ -32,7 +32,7 @@ def regenerate_show_inputs(scratch: Path) -> None:
         args = ["check", spec, "-q", "--out", str(scratch)]
         if model:
             args += ["--model", model]
-        with working_directory(EXAMPLES):
+        with working_directory(EXAMPLES.parent.parent):
             run_cli(*args)
         document = json.loads((scratch / f"{trace}.itf.json").read_text())
         name = f"{Path(spec).stem}.{trace}.itf.json"
