@@ -27,7 +27,8 @@ from kvolt.impl.cluster import COMPONENTS, Cluster, Step
 from kvolt.impl.volume.util import resize_util as ru
 
 NS = "default"
-WORKLOADS = ("default", "rwo-reschedule", "nfs", "expand")
+WORKLOADS = ("default", "rwo-reschedule", "nfs", "expand", "conform", "conform-nfs")
+CONFORM = ("conform", "conform-nfs")  # sized to the models of spec/conformance.kvolt
 GI = 2**30
 WAIT_TIMEOUT_MS = 3000
 
@@ -39,6 +40,7 @@ class Action:
     do: Callable[[Cluster], None]
     wait: Callable[[Cluster], bool] | None = None  # must hold (or time out) before the *next* action
     picks: dict = field(default_factory=dict)
+    ready: Callable[[Cluster], bool] | None = None  # this action's own precondition (None: always)
 
 
 @dataclass
@@ -50,6 +52,9 @@ class Tenant:
 
     def enabled(self, cluster: Cluster) -> bool:
         if self.next >= len(self.actions):
+            return False
+        ready = self.actions[self.next].ready
+        if ready is not None and not ready(cluster):
             return False
         if self.next == 0:
             return True
@@ -71,6 +76,27 @@ def _running(pod: str) -> Callable[[Cluster], bool]:
     def check(cluster: Cluster) -> bool:
         obj = cluster.server.peek(t.POD, NS, pod)
         return obj is not None and t.pod_phase(obj) == "Running"
+    return check
+
+
+ANN_WANTED_NODE = "kvolt.io/wanted-node"  # the conformance workloads' node choice, applied by `schedule_steps`
+
+
+def _schedulable(claim: str, node: str) -> Callable[[Cluster], bool]:
+    """What the kube-scheduler checks before binding a pod with this claim to this node (the
+    volumebinding plugin: the claim is fully bound, not being deleted, its PV points back to it;
+    the node is Ready and has no out-of-service taint). The conformance workloads create pods with
+    spec.nodeName only when this holds, so that creation plus binding is the spec's create_pod
+    followed by scheduler.schedule."""
+    def check(cluster: Cluster) -> bool:
+        c = cluster.server.peek(t.PVC, NS, claim)
+        n = cluster.server.peek(t.NODE, "", node)
+        if c is None or t.deletion_timestamp(c) is not None or not t.has_annotation(c, t.ANN_BIND_COMPLETED):
+            return False
+        v = cluster.server.peek(t.PV, "", c.get("spec", {}).get("volumeName") or "")
+        if v is None or not t.is_volume_bound_to_claim(v, c) or (t.claim_ref(v) or {}).get("uid") != t.uid(c):
+            return False
+        return n is not None and t.node_is_ready(n) and not t.has_out_of_service_taint(n)
     return check
 
 
@@ -103,6 +129,16 @@ def _resize(claim: str, size: int) -> Callable[[Cluster], None]:
     return do
 
 
+def _bind(cluster: Cluster, pod: str, node: str) -> str:
+    def mutate(obj: dict) -> None:
+        obj["spec"]["nodeName"] = node
+    try:
+        cluster.server.patch("scheduler", t.POD, NS, pod, mutate)
+    except APIError as error:
+        return f"bind {pod}: {error.reason}"
+    return f"bound {pod} to {node}"
+
+
 def _create(obj: dict) -> Callable[[Cluster], None]:
     return lambda cluster: cluster.server.create("user", obj)
 
@@ -131,6 +167,9 @@ class Workload:
                            "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", **expansion})
         s.create("admin", {"kind": t.SC, "metadata": {"name": "nfs"}, "provisioner": "kvolt.io/nfs",
                            "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate", **expansion})
+        if self.name in CONFORM:
+            self.tenants.append(self._conform_script(1, "fast" if self.name == "conform" else "nfs"))
+            return
         kinds = {"default": ["fast", "nfs", "static"], "rwo-reschedule": ["fast", "fast", "static"],
                  "nfs": ["nfs", "nfs", "fast"], "expand": ["fast", "fast", "nfs"]}[self.name]
         for i, kind in enumerate(kinds, start=1):
@@ -169,6 +208,36 @@ class Workload:
                      Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim})]
         return Tenant(f"user{i}", acts)
 
+    def _conform_script(self, i: int, cls: str) -> Tenant:
+        """One claim and at most two pods (the budget of the conformance models)."""
+        claim, a, b = f"claim{i}", f"pod{i}-a", f"pod{i}-b"
+        n1 = self.rng.choice(self.nodes)
+        n2 = self.rng.choice(self.nodes)
+        variant = self.rng.choice(["reschedule", "delete-claim-first", "simple", "delete-claim-early"])
+
+        def create_pod(pod: str, node: str) -> Action:
+            obj = _pod(pod, claim, "")
+            obj["metadata"]["annotations"] = {ANN_WANTED_NODE: node}
+            return Action("user_create_pod", f"create pod {pod} (for {node})", _create(obj), _running(pod),
+                          picks={"pod": pod})
+
+        def delete_pod(pod: str, wait: bool = True) -> Action:
+            return Action("user_delete_pod", f"delete pod {pod}", _delete(t.POD, pod), _gone(t.POD, pod) if wait else None,
+                          picks={"pod": pod})
+        delete_claim = Action("user_delete_claim", f"delete claim {claim}", _delete(t.PVC, claim), picks={"claim": claim})
+        acts = [Action("user_create_claim", f"create claim {claim} ({cls})", _create(_claim(claim, cls)), _bound(claim),
+                       picks={"claim": claim}),
+                create_pod(a, n1)]
+        if variant == "reschedule":
+            acts += [delete_pod(a, wait=False), create_pod(b, n2), delete_claim, delete_pod(b)]
+        elif variant == "delete-claim-first":
+            acts += [delete_claim, delete_pod(a)]
+        elif variant == "simple":
+            acts += [delete_pod(a), create_pod(b, n2), delete_pod(b), delete_claim]
+        else:
+            acts = [acts[0], delete_claim]
+        return Tenant(f"user{i}", acts)
+
     def _expand_script(self, i: int, cls: str) -> Tenant:
         claim, pod = f"claim{i}", f"pod{i}"
         node = self.rng.choice(self.nodes)
@@ -194,13 +263,28 @@ class Workload:
         return Tenant(f"user{i}", acts)
 
     def steps(self, cluster: Cluster) -> list[Step]:
-        out = []
+        out = self._schedule_steps(cluster) if self.name in CONFORM else []
         for tenant in self.tenants:
             if tenant.enabled(cluster):
                 action = tenant.actions[tenant.next]
                 out.append(Step(f"{tenant.name} {action.describe}", tenant.name, action.name,
                                 lambda tenant=tenant, action=action: self._run(cluster, tenant, action),
                                 dict(action.picks), kind="user"))
+        return out
+
+    def _schedule_steps(self, cluster: Cluster) -> list[Step]:
+        """The kube-scheduler's binding of a pending pod (pods/binding sets spec.nodeName)."""
+        out = []
+        for pod in cluster.server.peek_all(t.POD):
+            node = t.annotations(pod).get(ANN_WANTED_NODE, "")
+            claims = t.pod_claim_names(pod)
+            if t.pod_node(pod) or not node or t.deletion_timestamp(pod) is not None or not claims:
+                continue
+            if _schedulable(claims[0][1], node)(cluster):
+                name = t.name(pod)
+                out.append(Step(f"scheduler bind {name} to {node}", "scheduler", "scheduler_bind",
+                                lambda name=name, node=node: _bind(cluster, name, node), {"pod": name, "node": node},
+                                kind="user"))
         return out
 
     def _run(self, cluster: Cluster, tenant: Tenant, action: Action) -> str:

@@ -114,6 +114,8 @@ class APIServer:
     recorded_events: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     resource_version: int = 0
     uid_counter: int = 0
+    # Called after every change of the stored objects (with the watch event), for the recorder.
+    on_change: Callable[[WatchEvent], None] | None = None
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -135,6 +137,8 @@ class APIServer:
 
     def _emit(self, type_: str, kind: str, obj: Obj) -> None:
         self.events.append(WatchEvent(type_, kind, clone(obj), self.resource_version))
+        if self.on_change is not None:
+            self.on_change(self.events[-1])
 
     def record_event(self, actor: str, obj: Obj, type_: str, reason: str, message: str) -> None:
         """The event recorder: `Warning ClaimLost ...` as upstream's FakeRecorder formats it."""

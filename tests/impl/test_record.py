@@ -51,9 +51,9 @@ def test_trace_is_valid_itf_with_actions_and_raw_events(tmp_path):
     out = tmp_path / "t.itf.json"
     record(3, 200, FAULTS, "default", out)
     trace = load_trace(out)
-    assert trace.vars == ["PV", "PVC", "Pod", "Node", "Disk"]
+    assert trace.vars == ["PV", "PVC", "Pod", "Node"]
     actions = {s["mbt::actionTaken"] for s in trace.states}
-    assert {"init", "user_create_claim", "deliver_event", "pv_controller_sync_claim"} <= actions
+    assert {"init", "user.create_claim", "impl:deliver_event", "impl:pv_controller_sync_claim"} <= actions
     assert any(s["#meta"].get("api_events") for s in trace.states[1:])
     assert [s["#meta"]["index"] for s in trace.states] == list(range(len(trace.states)))
 
