@@ -85,6 +85,34 @@ class Result:
         return self.distinct_states / self.seconds if self.seconds > 0 else float(self.distinct_states)
 
 
+class SearchClock:
+    """The wall time of one search: its time limit and its progress reports (shared by both engines)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.start = time.monotonic()
+        self.last_progress = self.start
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.start
+
+    def tick(self, depth: int, distinct: int, generated: int, queue: int) -> str | None:
+        """Report progress when it is due; return why to stop if the time limit has passed."""
+        now = time.monotonic()
+        if self.options.progress is not None and now - self.last_progress >= self.options.progress_interval:
+            self.last_progress = now
+            self.options.progress(Progress(depth, distinct, generated, queue, now - self.start))
+        if self.options.max_seconds is not None and now - self.start > self.options.max_seconds:
+            return f"time limit {self.options.max_seconds:g} s reached"
+        return None
+
+
+def search_stopped(options: Options, incomplete: str | None, violations: list, unviolated: list) -> bool:
+    """A search stops at a limit, at the first violation if asked, or once every invariant is violated."""
+    return incomplete is not None or (bool(violations) and (options.stop_at_first or not unviolated))
+
+
 class ExplorationError(Exception):
     """The spec hit a runtime error in some reachable state; carries the trace to that state."""
 
@@ -137,8 +165,7 @@ class _Explorer:
         self.violations: list[Violation] = []
         self.violated: set[str] = set()
         self.invariants = list(model.invariants)
-        self.start = time.monotonic()
-        self.last_progress = self.start
+        self.clock = SearchClock(options)
         self.depth = 0
         self.incomplete: str | None = None
 
@@ -157,8 +184,7 @@ class _Explorer:
         return self._result()
 
     def _stopped(self) -> bool:
-        return self.incomplete is not None or (bool(self.violations) and self.options.stop_at_first) or (
-            not self.invariants and bool(self.violations))
+        return search_stopped(self.options, self.incomplete, self.violations, self.invariants)
 
     def _initial(self) -> list[int]:
         frontier = []
@@ -235,12 +261,7 @@ class _Explorer:
             raise ExplorationError(error.message, error.span, "the model's constraint", trace) from None
 
     def _tick(self, queue: int) -> None:
-        now = time.monotonic()
-        if self.options.max_seconds is not None and now - self.start > self.options.max_seconds:
-            self.incomplete = f"time limit {self.options.max_seconds:g} s reached"
-        if self.options.progress is not None and now - self.last_progress >= self.options.progress_interval:
-            self.last_progress = now
-            self.options.progress(Progress(self.depth, len(self.graph.states), self.generated, queue, now - self.start))
+        self.incomplete = self.clock.tick(self.depth, len(self.graph.states), self.generated, queue) or self.incomplete
 
     def _check(self, ident: int) -> None:
         state = self.graph.states[ident]
@@ -285,7 +306,7 @@ class _Explorer:
         raise AssertionError("symmetry replay found no matching successor")  # the reduction would be unsound
 
     def _result(self) -> Result:
-        seconds = time.monotonic() - self.start
+        seconds = self.clock.seconds
         if self.violations:
             verdict = "violation"
         elif self.incomplete:

@@ -18,7 +18,6 @@ stored is the concrete row that was reached, so the recorded moves replay concre
 from __future__ import annotations
 
 import multiprocessing
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from kvolt.checker import ir
 from kvolt.checker.compiler import CompiledModel, Layout, SpecRuntimeError
-from kvolt.checker.explorer import ExplorationError, Options, Progress, Result, Step, Violation
+from kvolt.checker.explorer import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
 from kvolt.checker.vector import VectorModel, allowed_rows, check_rows, compile_vector, expand
 
 _MASK64 = (1 << 64) - 1
@@ -300,8 +299,7 @@ class _Search:
         self.invariants = list(range(len(self.vector.invariants)))
         self.violations: list[Violation] = []
         self.incomplete: str | None = None
-        self.start = time.monotonic()
-        self.last_progress = self.start
+        self.clock = SearchClock(options)
         self.context = _Context(self.vector, self.fingerprints, exact, width, self.move_base)
         self.pool: Any = None
 
@@ -321,8 +319,7 @@ class _Search:
         return self._result()
 
     def _stopped(self) -> bool:
-        return self.incomplete is not None or (bool(self.violations) and self.options.stop_at_first) or (
-            not self.invariants and bool(self.violations))
+        return search_stopped(self.options, self.incomplete, self.violations, self.invariants)
 
     def _initial(self) -> np.ndarray:
         rows = np.array(self.scalar.initial_states, dtype=np.int64).reshape(-1, self.width)
@@ -424,12 +421,7 @@ class _Search:
                 self.invariants.remove(invariant)
 
     def _tick(self, queue: int) -> None:
-        now = time.monotonic()
-        if self.options.max_seconds is not None and now - self.start > self.options.max_seconds:
-            self.incomplete = f"time limit {self.options.max_seconds:g} s reached"
-        if self.options.progress is not None and now - self.last_progress >= self.options.progress_interval:
-            self.last_progress = now
-            self.options.progress(Progress(self.depth, self.visited.count, self.generated, queue, now - self.start))
+        self.incomplete = self.clock.tick(self.depth, self.visited.count, self.generated, queue) or self.incomplete
 
     # -- traces
     def _lookup(self, index: int) -> tuple[int, int]:
@@ -482,7 +474,7 @@ class _Search:
         return ExplorationError(error.message, error.span, "an action", ())
 
     def _result(self) -> tuple[Result, VectorStats]:
-        seconds = time.monotonic() - self.start
+        seconds = self.clock.seconds
         verdict = "violation" if self.violations else ("incomplete" if self.incomplete else "ok")
         fired: dict[str, int] = {}
         for action, count in zip(self.scalar.actions, self.fired, strict=True):

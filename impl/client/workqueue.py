@@ -8,9 +8,10 @@ an exponentially growing delay (5 ms doubling, capped at 1000 s) measured on the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kvolt.impl.api.server import Clock
+from kvolt.impl.api.server import APIError, Clock
 
 BASE_DELAY_MS = 5
 MAX_DELAY_MS = 1000 * 1000
@@ -73,6 +74,25 @@ class WorkQueue:
         self.processing.pop(key, None)
         if key in self.dirty:
             self.queue.append(key)
+
+    def process_next(self, handler: Callable[[str], object]) -> tuple[str, str] | None:
+        """processNextWorkItem: handle one key; forget it on success, requeue it rate-limited on an API error.
+
+        Returns (key, error text) or None when no key is ready.
+        """
+        key = self.get()
+        if key is None:
+            return None
+        error = ""
+        try:
+            handler(key)
+            self.forget(key)
+        except APIError as e:
+            error = str(e)
+            self.add_rate_limited(key)
+        finally:
+            self.done(key)
+        return key, error
 
     def __len__(self) -> int:
         return len(self.queue)

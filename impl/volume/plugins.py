@@ -19,6 +19,7 @@ state the operation executor records).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,7 +58,9 @@ class Spec:
         return t.name(self.pv)
 
 
-class VolumePlugin:
+class VolumePlugin(ABC):
+    """The plugin interface (pkg/volume/plugins.go: VolumePlugin); each plugin says which volumes it serves."""
+
     name = ""
     attachable = False
     device_mountable = False
@@ -69,11 +72,13 @@ class VolumePlugin:
         self.backend = backend
         self.fault = fault
 
+    @abstractmethod
     def can_support(self, spec: Spec) -> bool:
-        raise NotImplementedError
+        """CanSupport: whether this plugin handles the volume."""
 
+    @abstractmethod
     def disk_id(self, spec: Spec) -> str:
-        raise NotImplementedError
+        """The backend's handle for the volume (disk id or export path)."""
 
     def unique_volume_name(self, spec: Spec) -> str:
         """GetUniqueVolumeNameFromSpec: `<plugin>/<volume handle>`."""

@@ -12,7 +12,7 @@ Fault flags (known bugs re-introduced on purpose):
 from __future__ import annotations
 
 from kvolt.impl.api import types as t
-from kvolt.impl.api.server import ActorClient, APIError, APIServer
+from kvolt.impl.api.server import ActorClient, APIServer
 from kvolt.impl.api.types import Obj, clone
 from kvolt.impl.client.informer import Informer
 from kvolt.impl.client.workqueue import WorkQueue
@@ -61,20 +61,7 @@ class PVCProtectionController:
     # ------------------------------------------------------------ worker
 
     def process_next_work_item(self) -> tuple[str, str] | None:
-        key = self.queue.get()
-        if key is None:
-            return None
-        ns, name = key.split("/", 1)
-        error = ""
-        try:
-            self.process_pvc(ns, name)
-            self.queue.forget(key)
-        except APIError as e:
-            error = str(e)
-            self.queue.add_rate_limited(key)
-        finally:
-            self.queue.done(key)
-        return key, error
+        return self.queue.process_next(lambda key: self.process_pvc(*key.split("/", 1)))
 
     def process_pvc(self, ns: str, name: str) -> None:
         pvc = self.pvc_informer.get(f"{ns}/{name}")

@@ -7,7 +7,7 @@ processPV, isBeingUsed = phase Bound, addFinalizer, removeFinalizer).
 from __future__ import annotations
 
 from kvolt.impl.api import types as t
-from kvolt.impl.api.server import ActorClient, APIError, APIServer
+from kvolt.impl.api.server import ActorClient, APIServer
 from kvolt.impl.api.types import Obj, clone
 from kvolt.impl.client.informer import Informer
 from kvolt.impl.client.workqueue import WorkQueue
@@ -33,19 +33,7 @@ class PVProtectionController:
             self.queue.add(t.key(pv))
 
     def process_next_work_item(self) -> tuple[str, str] | None:
-        key = self.queue.get()
-        if key is None:
-            return None
-        error = ""
-        try:
-            self.process_pv(key)
-            self.queue.forget(key)
-        except APIError as e:
-            error = str(e)
-            self.queue.add_rate_limited(key)
-        finally:
-            self.queue.done(key)
-        return key, error
+        return self.queue.process_next(self.process_pv)
 
     def process_pv(self, name: str) -> None:
         pv = self.pv_informer.get(name)
