@@ -23,6 +23,7 @@ filesystem on a node through `expand_fs` (NodeExpandVolume / resize2fs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,13 @@ class Backend:
     log: list[str] = field(default_factory=list)  # physical events, kept in the trace's #meta
     step: int = 0
     _quota_seen: set[tuple[str, int, int]] = field(default_factory=set)
+    # called after every physical event (a driver may pause a step there: impl/replay.py)
+    on_change: Callable[[str], None] | None = None
+
+    def _event(self, message: str) -> None:
+        self.log.append(message)
+        if self.on_change is not None:
+            self.on_change(message)
 
     def _violate(self, monitor: str, message: str) -> None:
         self.violations.append(Violation(monitor, message, self.step))
@@ -96,7 +104,7 @@ class Backend:
         if disk is None or not disk.exists:
             disk = Disk(disk_id, kind, size, node, created_size=size)
             self.disks[disk_id] = disk
-            self.log.append(f"create disk {disk_id}")
+            self._event(f"create disk {disk_id}")
         return disk
 
     def delete_disk(self, disk_id: str) -> None:
@@ -111,7 +119,7 @@ class Backend:
                 self._violate("deleted-while-mounted", f"disk {disk_id} deleted while mounted on {host.name}")
         disk.exists = False
         disk.attached.clear()
-        self.log.append(f"delete disk {disk_id}")
+        self._event(f"delete disk {disk_id}")
 
     def expand_disk(self, disk_id: str, size: int) -> int:
         """ControllerExpandVolume at the provider: idempotent; returns the disk's real size afterwards."""
@@ -121,7 +129,7 @@ class Backend:
             if size > MAX_DISK_SIZE:
                 raise ResizeInfeasibleError(f"disk {disk_id}: {size} bytes exceeds the largest disk ({MAX_DISK_SIZE})")
             disk.size = size
-            self.log.append(f"expand disk {disk_id} to {size}")
+            self._event(f"expand disk {disk_id} to {size}")
         return disk.size
 
     def expand_fs(self, disk_id: str, node: str) -> int:
@@ -130,7 +138,7 @@ class Backend:
         if disk.kind == "cloud" and disk_id not in self.host(node).device_mounts:
             raise OSError(f"{disk_id} is not mounted on {node}")
         disk.fs_size = disk.size
-        self.log.append(f"expand fs {disk_id} on {node} to {disk.size}")
+        self._event(f"expand fs {disk_id} on {node} to {disk.size}")
         return disk.size
 
     def check_quota(self, claims: list[dict[str, Any]], volumes: list[dict[str, Any]]) -> None:
@@ -158,7 +166,7 @@ class Backend:
         disk = self._disk(disk_id)
         disk.attached[node] = None
         disk.writers_since_attach[node] = 0
-        self.log.append(f"attach {disk_id} -> {node}")
+        self._event(f"attach {disk_id} -> {node}")
 
     def detach(self, disk_id: str, node: str) -> None:
         disk = self._disk(disk_id)
@@ -167,7 +175,7 @@ class Backend:
             self._violate("detached-while-mounted", f"disk {disk_id} detached from {node} while mounted there")
         disk.attached.pop(node, None)
         disk.writers_since_attach.pop(node, None)
-        self.log.append(f"detach {disk_id} -x {node}")
+        self._event(f"detach {disk_id} -x {node}")
 
     def _disk(self, disk_id: str) -> Disk:
         disk = self.disks.get(disk_id)
@@ -186,11 +194,11 @@ class Backend:
         if disk.kind == "cloud" and node not in disk.attached:
             raise OSError(f"device for {disk_id} not present on {node}")
         self.host(node).device_mounts[disk_id] = path
-        self.log.append(f"mount-device {disk_id} on {node}")
+        self._event(f"mount-device {disk_id} on {node}")
 
     def unmount_device(self, disk_id: str, node: str) -> None:
         self.host(node).device_mounts.pop(disk_id, None)
-        self.log.append(f"unmount-device {disk_id} on {node}")
+        self._event(f"unmount-device {disk_id} on {node}")
 
     def mount_pod(self, disk_id: str, node: str, pod_uid: str, volume: str, claim_uid: str) -> None:
         disk = self._disk(disk_id)
@@ -199,14 +207,14 @@ class Backend:
         host = self.host(node)
         host.pod_mounts[(pod_uid, volume)] = disk_id
         host.pod_claims[(pod_uid, volume)] = claim_uid
-        self.log.append(f"mount {disk_id} for pod {pod_uid} on {node}")
+        self._event(f"mount {disk_id} for pod {pod_uid} on {node}")
         self._check_read(disk, claim_uid, pod_uid)
 
     def unmount_pod(self, node: str, pod_uid: str, volume: str) -> None:
         host = self.host(node)
         host.pod_mounts.pop((pod_uid, volume), None)
         host.pod_claims.pop((pod_uid, volume), None)
-        self.log.append(f"unmount pod {pod_uid} volume {volume} on {node}")
+        self._event(f"unmount pod {pod_uid} volume {volume} on {node}")
 
     def _check_read(self, disk: Disk, claim_uid: str, pod_uid: str) -> None:
         if disk.data_owner and claim_uid and disk.data_owner != claim_uid:
@@ -257,7 +265,7 @@ class Backend:
         host = self.host(node)
         host.powered = False
         host.running.clear()
-        self.log.append(f"power-off {node}")
+        self._event(f"power-off {node}")
 
     def power_on(self, node: str) -> None:
         """A reboot: nothing is mounted or running any more; disks stay attached."""
@@ -270,7 +278,7 @@ class Backend:
         for disk in self.disks.values():
             if node in disk.attached:
                 disk.writers_since_attach[node] = 0
-        self.log.append(f"power-on {node}")
+        self._event(f"power-on {node}")
 
 
 def _disk_of(pv: dict[str, Any]) -> str:

@@ -43,9 +43,13 @@ class Kubelet:
         self.pending = NestedPendingOperations(server.clock)
         self.executor = OperationExecutor(self.client, plugins, self.pending)
         self.populator = DesiredStateOfWorldPopulator(node, self.client, self.pod_informer, plugins, self.dsw,
-                                                      self.asw, lambda uid: uid in self.host.running, bugs)
+                                                      self.asw, self.is_pod_running, bugs)
         self.reconciler = Reconciler(node, self.dsw, self.asw, self.executor, self.populator)
         self.reconstructed = self.reconciler.reconstruct(self.host, backend, plugins)
+
+    def is_pod_running(self, uid: str) -> bool:
+        """The container runtime's view (a bound method, so that a cluster can be deep-copied)."""
+        return uid in self.host.running
 
     def informers(self) -> list[Informer]:
         return [self.pod_informer]

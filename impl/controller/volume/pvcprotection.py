@@ -29,15 +29,28 @@ class PVCProtectionController:
         self.pod_informer = Informer(server, t.POD, NAME)
         self.queue = WorkQueue("pvcprotection", server.clock)
         self.pvc_informer.on_add.append(self.pvc_added_updated)
-        self.pvc_informer.on_update.append(lambda old, new: self.pvc_added_updated(new))
-        self.pod_informer.on_add.append(lambda pod: self.pod_added_deleted_updated(None, pod, False))
-        self.pod_informer.on_update.append(lambda old, new: self.pod_added_deleted_updated(old, new, False))
-        self.pod_informer.on_delete.append(lambda pod: self.pod_added_deleted_updated(None, pod, True))
+        self.pvc_informer.on_update.append(self._pvc_updated)
+        self.pod_informer.on_add.append(self._pod_added)
+        self.pod_informer.on_update.append(self._pod_updated)
+        self.pod_informer.on_delete.append(self._pod_deleted)
         for inf in self.informers():
             inf.start(synced)
 
     def informers(self) -> list[Informer]:
         return [self.pvc_informer, self.pod_informer]
+
+    # informer handlers (bound methods, so that a cluster can be deep-copied)
+    def _pvc_updated(self, old: Obj, new: Obj) -> None:
+        self.pvc_added_updated(new)
+
+    def _pod_added(self, pod: Obj) -> None:
+        self.pod_added_deleted_updated(None, pod, False)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        self.pod_added_deleted_updated(old, new, False)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self.pod_added_deleted_updated(None, pod, True)
 
     # ------------------------------------------------------------ event handlers
 

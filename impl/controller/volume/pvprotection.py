@@ -22,11 +22,14 @@ class PVProtectionController:
         self.pv_informer = Informer(server, t.PV, NAME)
         self.queue = WorkQueue("pvprotection", server.clock)
         self.pv_informer.on_add.append(self.pv_added_updated)
-        self.pv_informer.on_update.append(lambda old, new: self.pv_added_updated(new))
+        self.pv_informer.on_update.append(self._pv_updated)
         self.pv_informer.start(synced)
 
     def informers(self) -> list[Informer]:
         return [self.pv_informer]
+
+    def _pv_updated(self, old: Obj, new: Obj) -> None:  # a bound method, so that a cluster can be deep-copied
+        self.pv_added_updated(new)
 
     def pv_added_updated(self, pv: Obj) -> None:
         if t.need_to_add_finalizer(pv, t.PV_PROTECTION_FINALIZER) or t.is_deletion_candidate(pv, t.PV_PROTECTION_FINALIZER):

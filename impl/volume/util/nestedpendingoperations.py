@@ -9,12 +9,21 @@ backoff (500 ms doubling, capped at 2 min 2 s) has expired.
 Operations do not run in goroutines here: `run` registers the operation as pending and the
 deterministic scheduler later completes it as its own step (`complete`), so other work can
 interleave between the start of an attach and its end, as it does in the real system.
+
+An operation's function is a closure, as the Go code's GenerateXFunc results are; it is kept as a
+`PortableFunc` so that a whole cluster, pending operations included, can be copied by pickling
+(the replay driver, impl/replay.py, tries implementation steps on copies).
 """
 
 from __future__ import annotations
 
+import importlib
+import marshal
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kvolt.impl.api.server import Clock
 
@@ -28,6 +37,30 @@ class AlreadyExistsError(Exception):
 
 class BackoffError(Exception):
     pass
+
+
+class PortableFunc:
+    """A function (closures included) that pickles: its code by marshal, its globals by module
+    name, what its closure holds as ordinary pickled values (so a copy calls the copied objects)."""
+
+    def __init__(self, func: Callable[[], None]) -> None:
+        self.func = func
+
+    def __call__(self) -> None:
+        self.func()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        f = self.func
+        if not isinstance(f, types.FunctionType):
+            return PortableFunc, (f,)
+        cells = tuple(c.cell_contents for c in f.__closure__ or ())
+        return _rebuild, (marshal.dumps(f.__code__), f.__module__, f.__name__, f.__defaults__, cells)
+
+
+def _rebuild(code: bytes, module: str, name: str, defaults: Any, cells: tuple) -> PortableFunc:
+    globals_ = (sys.modules.get(module) or importlib.import_module(module)).__dict__
+    closure = tuple(types.CellType(c) for c in cells) or None
+    return PortableFunc(types.FunctionType(marshal.loads(code), globals_, name, defaults, closure))
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,7 @@ class Operation:
     duration_ms: int = 0
     seq: int = 0
     owner: str = ""  # the pod an operation works for, if any
+    node: str = ""  # the node an attach or detach works on (its key may not say: a volume-wide key)
 
     def describe(self) -> str:
         return f"{self.name} {self.key}"
@@ -65,6 +99,7 @@ class NestedPendingOperations:
     clock: Clock
     operations: list[Operation] = field(default_factory=list)
     seq: int = 0
+    on_change: Callable[[Operation], None] | None = None  # called when an operation starts (impl/replay.py)
 
     def _find(self, key: OpKey) -> Operation | None:
         exact = None
@@ -78,7 +113,7 @@ class NestedPendingOperations:
     def _backoff_expired(self, op: Operation) -> bool:
         return self.clock.now_ms >= op.last_error_ms + op.duration_ms
 
-    def run(self, key: OpKey, name: str, func: Callable[[], None], owner: str = "") -> Operation:
+    def run(self, key: OpKey, name: str, func: Callable[[], None], owner: str = "", node: str = "") -> Operation:
         op = self._find(key)
         if op is not None:
             if op.pending:
@@ -91,8 +126,11 @@ class NestedPendingOperations:
         else:
             failures, duration = 0, 0
         self.seq += 1
-        new = Operation(key, name, func, failures=failures, duration_ms=duration, seq=self.seq, owner=owner)
+        new = Operation(key, name, PortableFunc(func), failures=failures, duration_ms=duration, seq=self.seq, owner=owner,
+                        node=node)
         self.operations.append(new)
+        if self.on_change is not None:
+            self.on_change(new)
         return new
 
     def is_operation_pending(self, key: OpKey) -> bool:

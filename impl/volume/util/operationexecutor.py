@@ -33,9 +33,9 @@ class OperationExecutor:
         self.pending = pending
         self.events: list[str] = []  # FailedAttachVolume etc., for traces
 
-    def _run(self, key: OpKey, name: str, func, owner: str = "") -> bool:
+    def _run(self, key: OpKey, name: str, func, owner: str = "", node: str = "") -> bool:
         try:
-            self.pending.run(key, name, func, owner)
+            self.pending.run(key, name, func, owner, node)
             return True
         except (AlreadyExistsError, BackoffError):
             return False
@@ -63,7 +63,7 @@ class OperationExecutor:
 
         multi = t.is_multi_attach_allowed(spec.pv)
         key = OpKey(name, "", node) if multi or key_per_node else OpKey(name)
-        return self._run(key, ATTACH, op)
+        return self._run(key, ATTACH, op, node=node)
 
     def detach_volume(self, attached: Any, node: str, verify_safe_to_detach: bool, asw: Any) -> bool:
         spec, name = attached.spec, attached.volume_name
@@ -84,7 +84,7 @@ class OperationExecutor:
             asw.mark_volume_as_detached(name, node)
 
         key = OpKey(name, "", node) if t.is_multi_attach_allowed(spec.pv) else OpKey(name)
-        return self._run(key, DETACH, op)
+        return self._run(key, DETACH, op, node=node)
 
     def verify_volume_is_safe_to_detach(self, volume_name: str, node: str) -> None:
         try:

@@ -41,11 +41,11 @@ class AttachDetachController:
         self.reconciler = Reconciler(self.dsw, self.asw, self.executor, self.status_updater, self.node_informer,
                                      self.client, server.clock, bugs, disable_force_detach_on_timeout)
         self.pod_informer.on_add.append(self.pod_add)
-        self.pod_informer.on_update.append(lambda old, new: self.pod_add(new))
+        self.pod_informer.on_update.append(self._pod_updated)
         self.pod_informer.on_delete.append(self.pod_delete)
         self.node_informer.on_add.append(self.node_add)
-        self.node_informer.on_update.append(lambda old, new: self.node_add(new))
-        self.node_informer.on_delete.append(lambda node: self.dsw.delete_node(t.name(node)))
+        self.node_informer.on_update.append(self._node_updated)
+        self.node_informer.on_delete.append(self._node_deleted)
         for inf in self.informers():
             inf.start(True)
         self.populate_actual_state_of_world()
@@ -78,6 +78,16 @@ class AttachDetachController:
             self.pod_add(pod)
 
     # ------------------------------------------------------------ handlers
+
+    # informer handlers (bound methods, so that a cluster can be deep-copied)
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        self.pod_add(new)
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        self.node_add(new)
+
+    def _node_deleted(self, node: Obj) -> None:
+        self.dsw.delete_node(t.name(node))
 
     def node_add(self, node: Obj) -> None:
         if t.ANN_CONTROLLER_MANAGED_ATTACH in t.annotations(node):

@@ -62,6 +62,7 @@ class Reconciler:
         self.bugs = bugs
         self.disable_force_detach_on_timeout = disable_force_detach_on_timeout
         self.log: list[str] = []
+        self.first_node: str | None = None  # see _in_attach_order
 
     def node_is_healthy(self, node: str) -> bool:
         obj = self.node_informer.get(node)
@@ -109,7 +110,7 @@ class Reconciler:
                 self.log.append(f"detach {name} from {node} started (verify={verify})")
 
     def _attach_desired(self) -> None:
-        for vta in self.dsw.get_volumes_to_attach():
+        for vta in self._in_attach_order(self.dsw.get_volumes_to_attach()):
             name, node = vta.volume_name, vta.node
             multi = t.is_multi_attach_allowed(vta.spec.pv)
             per_node = multi or "adc-attach-key-per-node" in self.bugs
@@ -127,6 +128,14 @@ class Reconciler:
                     continue
             if self.executor.attach_volume(vta, self.asw, key_per_node=per_node):
                 self.log.append(f"attach {name} to {node} started")
+
+    def _in_attach_order(self, volumes: list) -> list:
+        """GetVolumesToAttach iterates Go maps, in an order that differs from pass to pass; here it is
+        sorted, except that a driver exploring orders (the replay, impl/replay.py) may put one node's
+        volumes first for one pass (`first_node`)."""
+        if self.first_node is None:
+            return volumes
+        return sorted(volumes, key=lambda vta: vta.node != self.first_node)
 
     def report_multi_attach_error(self, vta: Any, nodes: list[str]) -> None:
         message = (f"Multi-Attach error for volume {vta.spec.name!r}: Volume is already exclusively attached to "

@@ -43,18 +43,31 @@ class PersistentVolumeController(PVControllerSync):
         self.volumes: dict[str, Obj] = {}
         self.claims: dict[str, Obj] = {}
         self.last_resync_ms = server.clock.now_ms
-        self.volume_informer.on_add.append(lambda o: self.volume_queue.add(t.key(o)))
-        self.volume_informer.on_update.append(lambda old, new: self.volume_queue.add(t.key(new)))
-        self.volume_informer.on_delete.append(lambda o: self.volume_queue.add(t.key(o)))
-        self.claim_informer.on_add.append(lambda o: self.claim_queue.add(t.key(o)))
-        self.claim_informer.on_update.append(lambda old, new: self.claim_queue.add(t.key(new)))
-        self.claim_informer.on_delete.append(lambda o: self.claim_queue.add(t.key(o)))
+        # bound methods, not lambdas: a cluster is deep-copied by the replay driver (impl/replay.py)
+        self.volume_informer.on_add.append(self._enqueue_volume)
+        self.volume_informer.on_update.append(self._volume_updated)
+        self.volume_informer.on_delete.append(self._enqueue_volume)
+        self.claim_informer.on_add.append(self._enqueue_claim)
+        self.claim_informer.on_update.append(self._claim_updated)
+        self.claim_informer.on_delete.append(self._enqueue_claim)
         for inf in self.informers():
             inf.start(synced)
         self.initialize_caches()
 
     def informers(self) -> list[Informer]:
         return [self.volume_informer, self.claim_informer, self.class_informer]
+
+    def _enqueue_volume(self, volume: Obj) -> None:
+        self.volume_queue.add(t.key(volume))
+
+    def _volume_updated(self, old: Obj, new: Obj) -> None:
+        self.volume_queue.add(t.key(new))
+
+    def _enqueue_claim(self, claim: Obj) -> None:
+        self.claim_queue.add(t.key(claim))
+
+    def _claim_updated(self, old: Obj, new: Obj) -> None:
+        self.claim_queue.add(t.key(new))
 
     def initialize_caches(self) -> None:
         for v in self.volume_informer.list():
