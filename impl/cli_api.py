@@ -1,4 +1,4 @@
-"""The functions the command-line front calls: `kvolt record` and `kvolt scenario run`.
+"""The functions the command-line front calls: `kvolt record`, `kvolt replay` and `kvolt scenario run`.
 
 No printing here: results are values; malformed input raises ScenarioError / ManifestError (with
 file, line, column) or FaultError (an unknown fault name), for the CLI to render.
@@ -10,14 +10,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvolt.checker.compiler import CompiledModel
+from kvolt.checker.conformance import ConformOptions, conform
+from kvolt.checker.traces import Trace
 from kvolt.impl.faults import BUGS, FAULTS, FaultError
 from kvolt.impl.manifest import ManifestError
 from kvolt.impl.record import run
+from kvolt.impl.replay import ReplayError, ReplayResult, replay
 from kvolt.impl.scenario import ScenarioError, ScenarioResult, run_scenario
 from kvolt.impl.workload import WORKLOADS
 
-__all__ = ["BUGS", "FAULTS", "WORKLOADS", "FaultError", "ManifestError", "RecordResult", "ScenarioError",
-           "ScenarioResult", "record", "run_scenarios", "trace_text"]
+__all__ = ["BUGS", "FAULTS", "WORKLOADS", "FaultError", "ManifestError", "RecordResult", "ReplayError", "ReplayResult",
+           "ScenarioError", "ScenarioResult", "record", "replay_trace", "run_scenarios", "trace_text"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,16 @@ def run_scenarios(paths: list[Path]) -> list[ScenarioResult]:
         p = Path(p)
         files.extend(sorted(p.glob("*.yaml")) if p.is_dir() else [p])
     return [run_scenario(f) for f in files]
+
+
+def replay_trace(compiled: CompiledModel, trace: Trace, bugs: list[str]) -> ReplayResult:
+    """`kvolt replay`: the trace must be a behaviour of the spec (checked exactly first); then the
+    implementation, with these bug flags, is driven along it."""
+    unknown = [b for b in bugs if b not in BUGS]
+    if unknown:
+        raise FaultError(f"unknown bug flag {unknown[0]!r} (bug flags: {', '.join(BUGS)})")
+    check = conform(compiled, trace, ConformOptions(max_hidden=0))
+    if not check.ok:
+        raise ReplayError(f"{trace.file} is not a trace of model {compiled.model.name}: step {check.failed_step}: "
+                          f"{check.message} (replay takes a spec trace: a counterexample or a walk of kvolt simulate)")
+    return replay(compiled, {"#meta": trace.meta, "states": trace.states}, frozenset(bugs), name=trace.file)

@@ -91,9 +91,9 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _impl_errors() -> tuple[type[Exception], ...]:
-    from kvolt.impl.cli_api import FaultError, ManifestError
+    from kvolt.impl.cli_api import FaultError, ManifestError, ReplayError
 
-    return (ManifestError, FaultError)
+    return (ManifestError, FaultError, ReplayError)
 
 
 def _render_impl_error(error: Exception, sources: SourceMap) -> str:
@@ -103,7 +103,7 @@ def _render_impl_error(error: Exception, sources: SourceMap) -> str:
     file, line, column = (getattr(error, name, None) for name in ("file", "line", "column"))
     span = Span(file, line, column, line, column + 1) if file and line else None
     message = getattr(error, "message", str(error))
-    code = "F001" if type(error).__name__ == "FaultError" else "S101"
+    code = {"FaultError": "F001", "ReplayError": "Y001"}.get(type(error).__name__, "S101")
     return render(Diagnostic(code, message, span), sources)
 
 
@@ -286,6 +286,73 @@ def conform(traces: tuple[str, ...], spec: str | None, model_name: str | None, m
                        for r, m in results],
             "coverage": used, "unexercised": unexercised, "passed": len(results) - failed, "total": len(results)}))
     sys.exit(EXIT_OK if not failed else EXIT_VIOLATION)
+
+
+@cli.command()
+@click.argument("trace")
+@click.option("--spec", "spec", help="The trace's spec (default: its #meta.source if that file exists, else the built-in).")
+@click.option("--model", "model_name", help="Model (default: the trace's #meta.model, else the spec's default).")
+@click.option("--bug", "bugs", multiple=True, help="Run the implementation with this bug flag (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@guarded
+def replay(trace: str, spec: str | None, model_name: str | None, bugs: tuple[str, ...], as_json: bool,
+           sources: SourceMap) -> None:
+    """Drive the implementation along a spec trace, comparing states after every step."""
+    from kvolt.checker.build import choose_model, load_spec
+    from kvolt.checker.compiler import compile_model
+    from kvolt.impl.cli_api import replay_trace
+
+    loaded_trace = load_trace(trace, sources)
+    source = str(loaded_trace.meta.get("source", ""))
+    spec_path = Path(spec) if spec else Path(source) if source and Path(source).is_file() else builtin_spec_path()
+    loaded = load_spec(spec_path, sources)
+    name = model_name or (loaded_trace.meta.get("model") if loaded.model(str(loaded_trace.meta.get("model"))) else None)
+    model = choose_model(loaded, name)
+    result = replay_trace(compile_model(loaded, model), loaded_trace, list(bugs))
+    out = _stdout() if not as_json else _stderr()
+    flags = f", implementation with {', '.join(bugs)}" if bugs else ", the correct implementation"
+    out.print(f"kvolt replay {trace} — spec {spec_path}, model {model.name}{flags}", style="bold", highlight=False)
+    for step in result.steps:
+        call = "init" if step.index == 0 else f"{step.action}({', '.join(f'{k}={v}' for k, v in step.params.items())})"
+        if not step.ok:
+            done = "FAILED"
+        elif step.index == 0:
+            done = f"built; {len(step.moves)} implementation steps to settle" if step.moves else "built"
+        elif step.moves and step.moves[0].endswith("(performed)"):
+            done = "performed"
+        else:
+            done = "<- " + ", ".join(step.moves) if step.moves else "(nothing visible: no implementation step needed)"
+        out.print(f"  {step.index:>3}  {call}  {done}", highlight=False, soft_wrap=True,
+                  style="red" if not step.ok else None)
+    if result.ok:
+        out.print(f"ok: the implementation followed all {len(result.steps) - 1} steps (API objects and the physical "
+                  f"world equal the trace's after each)", style="green", highlight=False)
+    else:
+        out.print(f"FAIL at step {result.failed_step}: {result.message}", style="bold red", highlight=False)
+        for obj, field_name, expected, actual in result.differences:
+            out.print(f"      {obj}.{field_name}: trace {expected}, implementation {actual}", highlight=False, soft_wrap=True)
+    if result.property and result.ok:
+        if result.property_reached:
+            out.print(f"violation reached: {result.property}: {result.property_detail}", style="bold", highlight=False,
+                      soft_wrap=True)
+        elif result.property_reached is None:
+            out.print(f"the implementation has no check for {result.property}", style="yellow", highlight=False)
+        else:
+            out.print(f"violation NOT reached: {result.property} holds on the implementation", style="bold red",
+                      highlight=False)
+    for monitor in result.monitors:
+        out.print(f"monitor: {monitor}", style="yellow", highlight=False, soft_wrap=True)
+    if as_json:
+        click.echo(json.dumps({
+            "trace": trace, "spec": str(spec_path), "model": model.name, "bugs": list(bugs), "ok": result.ok,
+            "steps": [{"index": s.index, "action": s.action, "params": s.params, "implementation": s.moves, "ok": s.ok}
+                      for s in result.steps],
+            "failed_step": result.failed_step, "message": result.message,
+            "differences": [{"object": o, "field": f, "trace": e, "implementation": a} for o, f, e, a in result.differences],
+            "property": result.property, "property_reached": result.property_reached,
+            "property_detail": result.property_detail, "monitors": result.monitors}))
+    reached = result.property is None or result.property_reached is not False
+    sys.exit(EXIT_OK if result.ok and reached else EXIT_VIOLATION)
 
 
 @cli.command()

@@ -1,0 +1,163 @@
+"""Model-based testing (issue 5): spec traces replayed on the implementation (`kvolt replay`).
+
+(a) random walks of the conformance models replay on the correct implementation: after every
+    step its API objects and physical world equal the walk's (Hypothesis shrinks a mismatch to a
+    shortest walk);
+(b) for every bug flag of the implementation, the counterexample of the matching known-bug variant
+    replays on the implementation with that flag and reaches the same violation, and the correct
+    implementation cannot follow it;
+(c) the command line: exit codes, and input that is not a spec trace.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from clirunner import run_cli
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from kvolt.checker.build import build
+from kvolt.checker.compiler import CompiledModel
+from kvolt.checker.explorer import Step
+from kvolt.checker.traces import trace_to_itf
+from kvolt.impl.faults import BUGS
+from kvolt.impl.replay import ReplayResult, replay
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFORMANCE = ROOT / "spec" / "conformance.kvolt"
+WALK_MODELS = ("conform_disk", "conform_nfs")
+MAX_WALK = 40
+ENVIRONMENT = ("user.", "scheduler.")
+ENVIRONMENT_ODDS = 6
+
+# bug flag -> (the known-bug variant re-introducing it, the property its counterexample violates)
+FLAG_VARIANTS = {
+    "pvc-protection-no-in-use-check": ("b01_protection_without_in_use_check", "claim_not_removed_while_in_use"),
+    "pvc-protection-informer-only": ("b02_protection_trusts_stale_pod_cache", "claim_not_removed_while_in_use"),
+    "adc-no-multi-attach-guard": ("b08_multi_attach_guard_removed", "single_attach"),
+    "adc-attach-key-per-node": ("b09_attach_keyed_per_node", "single_attach"),
+    "adc-detach-no-in-use-check": ("s06_detach_without_in_use_check", "no_detach_while_mounted"),
+    "kubelet-reject-terminating-pvc": ("b18_kubelet_rejects_terminating_claim", "running_pod_keeps_volume"),
+    "expand-allocated-after-expansion": ("b20_allocated_raised_after_expansion", "quota_covers_expansion"),
+}
+
+
+@lru_cache(maxsize=4)
+def _model(name: str) -> CompiledModel:
+    return build(CONFORMANCE, name).compiled
+
+
+def walk(model: CompiledModel, choices: list[int]) -> list[Step]:
+    """The spec walk that takes, at step i, an enabled transition chosen by choices[i], from the
+    first initial state; it ends early where nothing is enabled. The environment (users, the
+    scheduler) acts on one choice in ENVIRONMENT_ODDS, the controllers and kubelets on the others
+    whenever they can: a uniform choice lets users create and delete so often that walks rarely
+    get past binding."""
+    state = model.initial_states[0]
+    steps = [Step("init", (), state)]
+    for choice in choices:
+        enabled = []
+        for action in model.actions:
+            out: list[tuple[int, tuple[int, ...]]] = []
+            action.successors(state, out)
+            enabled += [(action, binding, successor) for binding, successor in out
+                        if model.constraint is None or model.constraint(successor)]
+        if not enabled:
+            break
+        controllers = [e for e in enabled if not e[0].name.startswith(ENVIRONMENT)]
+        pool = controllers if controllers and choice % ENVIRONMENT_ODDS else enabled
+        action, binding, state = pool[choice // ENVIRONMENT_ODDS % len(pool)]
+        steps.append(Step(action.name, action.bindings[binding].labels, state))
+    return steps
+
+
+def _explain(result: ReplayResult) -> str:
+    steps = "\n".join(f"  {s.index} {s.action} {s.params} <- {s.moves}" for s in result.steps)
+    diffs = "\n".join(f"  {o}.{f}: trace {e}, implementation {a}" for o, f, e, a in result.differences)
+    return f"step {result.failed_step}: {result.message}\n{steps}\n{diffs}"
+
+
+# a walk: its length first (shrinks towards short walks), then one choice per step (towards the first choice)
+CHOICES = st.integers(0, MAX_WALK).flatmap(lambda n: st.lists(st.integers(0, 2**16), min_size=n, max_size=n))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(model_name=st.sampled_from(WALK_MODELS), choices=CHOICES)
+def test_random_spec_walks_replay_on_the_correct_implementation(model_name: str, choices: list[int]) -> None:
+    model = _model(model_name)
+    steps = walk(model, choices)
+    event(f"walk of {len(steps) - 1 - (len(steps) - 1) % 10}+ steps")
+    if any(s.action.startswith(("kubelet.teardown", "csi_attacher.unpublish", "pv_controller.delete_volume")) for s in steps):
+        event("reaches teardown, detach or volume deletion")
+    result = replay(model, trace_to_itf(model, steps, "random walk"))
+    assert result.ok, _explain(result)
+
+
+def test_walks_reach_deep_into_the_lifecycle() -> None:
+    """The walks are not all short: some release, delete and detach (a sanity check on the strategy)."""
+    model = _model("conform_disk")
+    actions = {s.action for seed in range(40)
+               for s in walk(model, [(seed * 7919 + i * 104729) % 65536 for i in range(MAX_WALK)])}
+    assert {"pv_controller.bind_claim", "attach_detach.attach", "kubelet.setup", "kubelet.teardown",
+            "attach_detach.detach", "pv_controller.volume_released", "pv_controller.delete_volume"} <= actions
+
+
+def _counterexample(variant: str, out: Path) -> Path:
+    spec = ROOT / "spec" / "mutations" / f"{variant}.kvolt"
+    done = run_cli("check", str(spec), "--quiet", "--out", str(out))
+    assert done.code == 1, done.stderr
+    [trace] = out.glob("*.itf.json")
+    return trace
+
+
+@pytest.mark.parametrize("flag", sorted(FLAG_VARIANTS))
+def test_each_bug_flag_reaches_its_variants_violation(flag: str, tmp_path: Path) -> None:
+    variant, prop = FLAG_VARIANTS[flag]
+    trace = _counterexample(variant, tmp_path)
+    assert json.loads(trace.read_text())["#meta"]["violated"]["property"] == prop
+    faulty = run_cli("replay", str(trace), "--bug", flag, "--json")
+    assert faulty.code == 0, faulty.stdout + faulty.stderr
+    report = json.loads(faulty.stdout)
+    assert report["ok"] and report["property"] == prop and report["property_reached"], report
+    correct = run_cli("replay", str(trace), "--json")
+    assert correct.code == 1
+    refused = json.loads(correct.stdout)
+    assert not refused["ok"] and refused["failed_step"] >= 1 and refused["differences"], refused
+
+
+def test_every_bug_flag_has_a_variant() -> None:
+    assert set(FLAG_VARIANTS) == set(BUGS)
+
+
+def test_replay_of_a_simulated_walk_through_the_cli(tmp_path: Path) -> None:
+    done = run_cli("simulate", str(CONFORMANCE), "--model", "conform_nfs", "--runs", "1", "--depth", "25", "--seed", "3",
+                   "--save-walks", "1", "--out", str(tmp_path))
+    assert done.code == 0, done.stderr
+    [trace] = tmp_path.glob("walk-*.itf.json")
+    replayed = run_cli("replay", str(trace))
+    assert replayed.code == 0, replayed.stdout + replayed.stderr
+    assert "ok: the implementation followed all" in replayed.stdout
+
+
+def test_a_trace_that_is_not_a_spec_trace_is_bad_input(tmp_path: Path) -> None:
+    model = _model("conform_disk")
+    document = trace_to_itf(model, walk(model, [0, 0, 0, 0]), "walk")
+    nodes = document["states"][2]["Node"]["#map"]
+    nodes[0][1]["ready"] = False  # no machine fails in this model
+    path = tmp_path / "edited.itf.json"
+    path.write_text(json.dumps(document))
+    done = run_cli("replay", str(path))
+    assert done.code == 2
+    assert "is not a trace of model conform_disk" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unknown_bug_flag_is_bad_input(tmp_path: Path) -> None:
+    model = _model("conform_disk")
+    path = tmp_path / "walk.itf.json"
+    path.write_text(json.dumps(trace_to_itf(model, walk(model, [1, 2]), "walk")))
+    done = run_cli("replay", str(path), "--bug", "no-such-bug")
+    assert done.code == 2 and "unknown bug flag 'no-such-bug'" in done.stderr
