@@ -5,8 +5,8 @@ and field it carries pins one position of the state; everything else (caches, an
 fields an observer does not see) is free. Checking keeps, for every recorded state, the set of spec
 states that agree with it, reachable from the previous set by at most K hidden steps followed by
 the recorded step (breadth-first, so a matching behaviour is found whenever one exists within the
-bound). In exact mode (K = 0, every variable recorded) each step must be the named action with the
-named parameters, or a stuttering step.
+bound). In exact mode (every variable recorded and every step named; K is then 0) each step must be
+the named action with the named parameters, or a stuttering step.
 
 On failure the report names the first recorded step that nothing matches, the recorded values, the
 closest spec states reached with a field-level diff, and the actions that were enabled.
@@ -15,7 +15,7 @@ closest spec states reached with a field-level diff, and the actions that were e
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kvolt.checker import ir
@@ -227,7 +227,12 @@ def conform(model: CompiledModel, trace: Trace, options: ConformOptions) -> Conf
     decoder = _Decoder(model.layout, trace)
     constraints = [decoder.constraint(i, s) for i, s in enumerate(trace.states)]
     full_positions = set(range(model.layout.size))
-    exact = options.max_hidden == 0 and all({p for p, a in c if len(a) == 1} == full_positions for c in constraints)
+    # exact mode is a property of the trace: every variable in every state, every step a named spec
+    # action; such a trace leaves no room for hidden steps, whatever K allows for partial traces
+    exact = all({p for p, a in c if len(a) == 1} == full_positions for c in constraints) and \
+        all(isinstance(s.get(ACTION_KEY), str) and not str(s.get(ACTION_KEY)).startswith("impl:") for s in trace.states[1:])
+    if exact:
+        options = replace(options, max_hidden=0)
     result = ConformResult(trace.file, True, "exact" if exact else "partial", len(trace.states) - 1)
     actions = {a.name: i for i, a in enumerate(model.actions)}
     # step 0: initial states (or, in partial mode, states within K hidden steps of one) that match

@@ -11,14 +11,25 @@ names the model of spec/conformance.kvolt it is checked against. The whole corpu
 (tests/impl/test_conformance_corpus.py). Traces with machine crashes are kept shorter: the kubelet
 memory of a machine that may crash is invisible to the API observer, so the checker carries more
 candidate spec states along them.
+
+The corpus also holds spec walks (`walk-*.itf.json`): random walks of the conformance models with
+every variable, so `kvolt conform` checks them in exact mode, and `kvolt replay` drives the
+implementation along them (tests/impl/test_replay.py). A walk lets the environment (users, the
+scheduler) act on one choice in ENVIRONMENT_ODDS and the controllers on the others: a uniform
+choice lets users create and delete so often that walks rarely get past binding.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 from pathlib import Path
 
-from kvolt.impl.cli_api import record
+from kvolt.checker.build import build
+from kvolt.checker.compiler import CompiledModel
+from kvolt.checker.explorer import Step
+from kvolt.checker.traces import trace_to_itf
+from kvolt.impl.cli_api import record, trace_text
 from kvolt.impl.record import run
 
 MAX_HIDDEN = 1
@@ -40,6 +51,51 @@ NODE_DOWN: list[tuple[str, str, list[str], int, int]] = [
     ("disk-notready", "conform", ["node-notready", "clock-jump", "watch-delay"], 60, 5),
     ("nfs-notready", "conform-nfs", ["node-notready", "clock-jump"], 60, 2),
 ]
+
+
+# spec walks: (file name prefix, model of spec/conformance.kvolt, seeds); each walk has WALK_STEPS choices
+SPEC = "spec/conformance.kvolt"  # relative: the walks' #meta.source, read from the repository root
+# (the seeds whose walks together exercise the most actions among the first 60)
+WALKS: list[tuple[str, str, tuple[int, ...]]] = [("walk-disk", "conform_disk", (1, 3, 11, 35)),
+                                                  ("walk-nfs", "conform_nfs", (1, 2, 4))]
+WALK_STEPS = 40
+ENVIRONMENT = ("user.", "scheduler.")
+ENVIRONMENT_ODDS = 6
+
+
+def walk(model: CompiledModel, choices: list[int]) -> list[Step]:
+    """The spec walk that takes, at step i, an enabled transition chosen by choices[i], from the
+    first initial state (see the module doc); it ends early where nothing is enabled."""
+    state = model.initial_states[0]
+    steps = [Step("init", (), state)]
+    for choice in choices:
+        enabled = []
+        for action in model.actions:
+            out: list[tuple[int, tuple[int, ...]]] = []
+            action.successors(state, out)
+            enabled += [(action, binding, successor) for binding, successor in out
+                        if model.constraint is None or model.constraint(successor)]
+        if not enabled:
+            break
+        controllers = [e for e in enabled if not e[0].name.startswith(ENVIRONMENT)]
+        pool = controllers if controllers and choice % ENVIRONMENT_ODDS else enabled
+        action, binding, state = pool[choice // ENVIRONMENT_ODDS % len(pool)]
+        steps.append(Step(action.name, action.bindings[binding].labels, state))
+    return steps
+
+
+def spec_walks() -> list[tuple[str, str]]:
+    """(file name, ITF text) of every spec walk of the corpus."""
+    out = []
+    for prefix, model_name, seeds in WALKS:
+        model = build(SPEC, model_name).compiled
+        for seed in seeds:
+            rng = random.Random(seed)
+            steps = walk(model, [rng.randrange(2**16) for _ in range(WALK_STEPS)])
+            document = trace_to_itf(model, steps, f"a spec walk of {model_name} (impl/tools/make_corpus.py, seed {seed})")
+            document["#meta"].pop("generated-by", None)  # the corpus does not change with kvolt's version
+            out.append((f"{prefix}-s{seed}.itf.json", trace_text(document)))
+    return out
 
 
 def _seeds_with_node_down(workload: str, faults: list[str], steps: int, count: int) -> list[int]:
@@ -73,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     for file, workload, faults, steps, seed in corpus():
         result = record(seed, steps, faults, workload, out / file)
         print(f"{file}: {result.states} states" + (f", monitor: {result.violations[0]}" if result.violations else ""))
+    for file, text in spec_walks():
+        (out / file).write_text(text)
+        print(f"{file}: a spec walk")
     return 0
 
 

@@ -24,7 +24,7 @@ from kvolt.checker.diagnostics import SourceMap
 from kvolt.checker.traces import parse_trace
 from kvolt.impl.abstraction import SLOTS, VARIABLES
 from kvolt.impl.record import run
-from kvolt.impl.tools.make_corpus import MAX_HIDDEN, corpus
+from kvolt.impl.tools.make_corpus import MAX_HIDDEN, corpus, spec_walks
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "spec" / "conformance.kvolt"
@@ -51,11 +51,13 @@ def _check(document: dict, name: str = "trace"):
 
 
 def test_corpus_is_complete_and_fresh():
-    assert [p.name for p in TRACES] == sorted(name for name, *_ in corpus())
-    assert len(TRACES) >= 50
-    models = {json.loads(p.read_text())["#meta"]["model"] for p in TRACES}
+    walks = [name for name, _ in spec_walks()]
+    assert [p.name for p in TRACES] == sorted([*(name for name, *_ in corpus()), *walks])
+    recorded = [p for p in TRACES if p.name not in walks]
+    assert len(recorded) >= 50
+    models = {json.loads(p.read_text())["#meta"]["model"] for p in recorded}
     assert models == {f"{family}{suffix}" for family in SLOTS for suffix in ("", "_restart", "_faults")}
-    steps = [json.loads(p.read_text())["#meta"]["steps"] for p in TRACES]
+    steps = [json.loads(p.read_text())["#meta"]["steps"] for p in recorded]
     assert min(steps) >= 40 and max(steps) <= 120
 
 
@@ -64,6 +66,12 @@ def test_corpus_regenerates_byte_for_byte():
 
     for name, workload, faults, steps, seed in corpus()[::9]:
         assert trace_text(run(seed, steps, faults, workload).document) == (ROOT / "traces" / name).read_text()
+
+
+def test_corpus_spec_walks_regenerate_byte_for_byte(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for name, text in spec_walks():
+        assert text == (ROOT / "traces" / name).read_text(), name
 
 
 def test_the_whole_corpus_conforms_through_the_cli(capsys, monkeypatch):
@@ -76,6 +84,9 @@ def test_the_whole_corpus_conforms_through_the_cli(capsys, monkeypatch):
     failed = [(t["trace"], t["failed_step"], t["message"]) for t in report["traces"] if not t["ok"]]
     assert not failed
     assert code == 0 and report["passed"] == len(TRACES)
+    # spec walks (every variable, every step named) are checked exactly; recordings (API objects only) partially
+    modes = {Path(t["trace"]).name.startswith("walk-"): t["mode"] for t in report["traces"]}
+    assert modes == {True: "exact", False: "partial"}
     # the corpus drives the spec through binding, attach, mount reporting and node failure
     for action in ("user.create_claim", "pv_controller.provision_volume", "pv_controller.bind_claim_phase",
                    "scheduler.schedule", "attach_detach.attach", "attach_detach.report_attached",

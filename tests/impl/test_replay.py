@@ -22,17 +22,15 @@ from hypothesis import strategies as st
 
 from kvolt.checker.build import build
 from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.explorer import Step
 from kvolt.checker.traces import trace_to_itf
 from kvolt.impl.faults import BUGS
 from kvolt.impl.replay import ReplayResult, replay
+from kvolt.impl.tools.make_corpus import WALK_STEPS, walk
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT / "spec" / "conformance.kvolt"
 WALK_MODELS = ("conform_disk", "conform_nfs")
-MAX_WALK = 40
-ENVIRONMENT = ("user.", "scheduler.")
-ENVIRONMENT_ODDS = 6
+MAX_WALK = WALK_STEPS
 
 # bug flag -> (the known-bug variant re-introducing it, the property its counterexample violates)
 FLAG_VARIANTS = {
@@ -49,30 +47,6 @@ FLAG_VARIANTS = {
 @lru_cache(maxsize=4)
 def _model(name: str) -> CompiledModel:
     return build(CONFORMANCE, name).compiled
-
-
-def walk(model: CompiledModel, choices: list[int]) -> list[Step]:
-    """The spec walk that takes, at step i, an enabled transition chosen by choices[i], from the
-    first initial state; it ends early where nothing is enabled. The environment (users, the
-    scheduler) acts on one choice in ENVIRONMENT_ODDS, the controllers and kubelets on the others
-    whenever they can: a uniform choice lets users create and delete so often that walks rarely
-    get past binding."""
-    state = model.initial_states[0]
-    steps = [Step("init", (), state)]
-    for choice in choices:
-        enabled = []
-        for action in model.actions:
-            out: list[tuple[int, tuple[int, ...]]] = []
-            action.successors(state, out)
-            enabled += [(action, binding, successor) for binding, successor in out
-                        if model.constraint is None or model.constraint(successor)]
-        if not enabled:
-            break
-        controllers = [e for e in enabled if not e[0].name.startswith(ENVIRONMENT)]
-        pool = controllers if controllers and choice % ENVIRONMENT_ODDS else enabled
-        action, binding, state = pool[choice // ENVIRONMENT_ODDS % len(pool)]
-        steps.append(Step(action.name, action.bindings[binding].labels, state))
-    return steps
 
 
 def _explain(result: ReplayResult) -> str:
@@ -131,6 +105,13 @@ def test_each_bug_flag_reaches_its_variants_violation(flag: str, tmp_path: Path)
 
 def test_every_bug_flag_has_a_variant() -> None:
     assert set(FLAG_VARIANTS) == set(BUGS)
+
+
+@pytest.mark.parametrize("trace", sorted((ROOT / "traces").glob("walk-*.itf.json")), ids=lambda p: p.name)
+def test_the_corpus_spec_walks_replay(trace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # a walk names its spec relative to the repository
+    done = run_cli("replay", str(trace.relative_to(ROOT)))
+    assert done.code == 0, done.stdout + done.stderr
 
 
 def test_replay_of_a_simulated_walk_through_the_cli(tmp_path: Path) -> None:
