@@ -241,6 +241,7 @@ def conform(model: CompiledModel, trace: Trace, options: ConformOptions) -> Conf
     parents: list[dict[State, tuple[State | None, list[str]]]] = [{s: (None, []) for s in current}]
     if not current:
         return _failure(result, decoder, 0, constraints[0], layer, model, [], "no initial state of the model matches")
+    successors = _Successors(model)
     for step in range(1, len(trace.states)):
         recorded = trace.states[step]
         action_name = recorded.get(ACTION_KEY)
@@ -251,7 +252,7 @@ def conform(model: CompiledModel, trace: Trace, options: ConformOptions) -> Conf
         following: dict[State, tuple[State | None, list[str]]] = {}
         seen_layer: list[State] = []
         for state in current:
-            for successor, path in _steps(model, state, options.max_hidden, named, picks if named is not None else None,
+            for successor, path in _steps(successors, state, options.max_hidden, named, picks if named is not None else None,
                                           options):
                 seen_layer.append(successor)
                 if successor not in following and _matches(successor, constraints[step]):
@@ -270,7 +271,23 @@ def conform(model: CompiledModel, trace: Trace, options: ConformOptions) -> Conf
     return result
 
 
-def _steps(model: CompiledModel, start: State, hidden: int, named: int | None, picks: dict[str, Any] | None,
+class _Successors:
+    """The model's successors of a state, remembered: a recording repeats its candidate states for
+    many steps (implementation steps that change nothing recorded)."""
+
+    def __init__(self, model: CompiledModel) -> None:
+        self.model = model
+        self.actions = model.actions
+        self.known: dict[State, list[tuple[int, int, State]]] = {}
+
+    def __call__(self, state: State) -> list[tuple[int, int, State]]:
+        found = self.known.get(state)
+        if found is None:
+            found = self.known[state] = list(self.model.successors(state))
+        return found
+
+
+def _steps(successors: _Successors, start: State, hidden: int, named: int | None, picks: dict[str, Any] | None,
            options: ConformOptions) -> list[tuple[State, list[str]]]:
     """States reachable from `start` by up to `hidden` hidden steps and then the recorded step."""
     found: list[tuple[State, list[str]]] = [(start, [])]  # a stuttering step
@@ -279,8 +296,8 @@ def _steps(model: CompiledModel, start: State, hidden: int, named: int | None, p
     for depth in range(hidden + 1):
         next_frontier: list[tuple[State, list[str]]] = []
         for state, path in frontier:
-            for index, binding, successor in model.successors(state):
-                action = model.actions[index]
+            for index, binding, successor in successors(state):
+                action = successors.actions[index]
                 last_ok = named is None or index == named
                 if last_ok and picks is not None and not _picks_match(action.bindings[binding].labels, picks):
                     last_ok = False
