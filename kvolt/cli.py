@@ -304,6 +304,10 @@ def replay(trace: str, spec: str | None, model_name: str | None, bugs: tuple[str
 
     loaded_trace = load_trace(trace, sources)
     source = str(loaded_trace.meta.get("source", ""))
+    if source == "kvolt.impl":
+        _fail(f"error[Y002]: {trace} is a recording of the implementation (kvolt record), not a spec trace\n"
+              f"  = note: replay drives the implementation along a spec trace (a counterexample, a walk of kvolt "
+              f"simulate); check a recording against the spec with kvolt conform")
     spec_path = Path(spec) if spec else Path(source) if source and Path(source).is_file() else builtin_spec_path()
     loaded = load_spec(spec_path, sources)
     name = model_name or (loaded_trace.meta.get("model") if loaded.model(str(loaded_trace.meta.get("model"))) else None)

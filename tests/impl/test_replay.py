@@ -142,3 +142,8 @@ def test_unknown_bug_flag_is_bad_input(tmp_path: Path) -> None:
     path.write_text(json.dumps(trace_to_itf(model, walk(model, [1, 2]), "walk")))
     done = run_cli("replay", str(path), "--bug", "no-such-bug")
     assert done.code == 2 and "unknown bug flag 'no-such-bug'" in done.stderr
+
+
+def test_a_recording_is_not_replayed() -> None:
+    done = run_cli("replay", str(ROOT / "traces" / "disk-none-s1.itf.json"))
+    assert done.code == 2 and "is a recording of the implementation" in done.stderr
