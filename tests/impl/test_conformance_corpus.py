@@ -104,7 +104,7 @@ def test_the_whole_corpus_conforms_through_the_cli(capsys, monkeypatch):
 # expand-allocated-after-expansion (expansion is not part of the conformance workloads).
 BUG_RECORDINGS: dict[str, tuple[int, int, list[str], str]] = {
     # the ADC removes the volume from volumesAttached while node2 reports it in use (detach_start's guard)
-    "adc-detach-no-in-use-check": (14, 150, [], "adc_reconcile"),
+    "adc-detach-no-in-use-check": (4, 200, [], "adc_reconcile"),
     # the RWO disk is reported attached to node1 while still attached to node2 (one VolumeAttachment)
     "adc-no-multi-attach-guard": (4, 200, [], "adc_reconcile"),
     # the claim is removed while a scheduled pod uses it (pvc_protection.remove_finalizer's guard)
