@@ -24,6 +24,8 @@ CONFIGS = [
     ("bench", "simulate", 1, []),
     ("bench_large", "vector", 1, []),
     ("bench_large", "vector", 2, []),
+    ("full", "vector", 1, []),  # the built-in spec's largest model (bench.kvolt extends it)
+    ("full", "vector", 1, ["--no-symmetry"]),  # the same without symmetry: over ten million states
 ]
 
 
@@ -84,7 +86,8 @@ def main() -> None:
         speedup = f"{rate / single[(model, engine)]:.2f}x" if workers > 1 and (model, engine) in single else "-"
         per_state = f"{figures['bytes_per_state']:.1f}" if figures.get("bytes_per_state") else "-"
         verdict = "" if figures["verdict"] == "ok" else f" ({figures['verdict']})"
-        print(f"| {model} | {engine} | {workers} | {figures['distinct']:,}{verdict} | {figures['generated']:,} "
+        label = f"{model} {' '.join(flags)}".strip()
+        print(f"| {label} | {engine} | {workers} | {figures['distinct']:,}{verdict} | {figures['generated']:,} "
               f"| {figures['depth']} | {seconds:.1f} | {rate:,.0f} | {figures['generated'] / seconds:,.0f} "
               f"| {figures['peak_rss_mb']:,.0f} | {per_state} | {speedup} |")
 

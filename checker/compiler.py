@@ -136,6 +136,7 @@ class CompiledModel:
     constraint: Callable[[tuple[int, ...]], bool] | None
     canonicalize: Callable[[tuple[int, ...]], tuple[int, ...]] | None
     sources: list[str]
+    all_hold: Callable[[tuple[int, ...]], bool] | None = None  # every invariant at once (one call per state)
 
     def successors(self, state: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[int, ...]]]:
         """(action index, binding index, next state) for every enabled step, in a fixed order."""
@@ -269,7 +270,7 @@ class _ExprCompiler:
             values = self.model.const_values(e.kind, e.field)
             if _is_const(obj):
                 return values[obj - 1] if obj else f"_E({site})"
-            return f"{self.table((0, *values))}[_nn({obj}, {site})]"
+            return f"{self.table((0, *values))}[({obj} or _E({site}))]"
         region = self.region(e.kind, e.cache, env)
         offset = self.layout.offset(e.kind, e.field)
         if _is_const(obj):
@@ -277,7 +278,7 @@ class _ExprCompiler:
                 return f"_E({site})"
             index: str = str(region.block(obj - 1) + offset)
         else:
-            index = f"{region.base + offset - region.width} + {region.width} * _nn({obj}, {site})"
+            index = f"{region.base + offset - region.width} + {region.width} * ({obj} or _E({site}))"
         if e.field == "exists":
             return f"(s[{index}] > 0)"
         if e.field == "deleting":
@@ -488,7 +489,7 @@ class _ActionCompiler:
                 return 0, 0
             return ref, region.block(ref - 1)
         name = self.fresh()
-        self.emit(depth, f"{name} = _nn({ref}, {site})")
+        self.emit(depth, f"{name} = {ref} or _E({site})")
         base = self.fresh()
         self.emit(depth, f"{base} = {region.base - region.width} + {region.width} * {name}")
         return name, base
@@ -657,6 +658,7 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
             doc = f"the {{actor}} informer{where} delivers the latest version of {kind} {{obj}} to its cache"
             pending_actions.append((f"{actor.name}.sync[{kind}]", actor, doc, params, bindings, function, None, True))
     invariant_functions = []
+    invariant_codes: list[Code] = []
     for invariant in spec.invariants:
         if invariant.name not in model.checks:
             continue
@@ -665,6 +667,13 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
         code = exprs.expr(invariant.expr, {})
         functions.append((function, f"def {function}(s):\n    return {_src(code)}\n"))
         invariant_functions.append((invariant, function))
+        invariant_codes.append(code)
+    all_hold_function = None
+    if invariant_codes:
+        all_hold_function = f"f{count}"
+        count += 1
+        conjunction = " and ".join(f"({_src(code)})" for code in invariant_codes)
+        functions.append((all_hold_function, f"def {all_hold_function}(s):\n    return {conjunction}\n"))
     constraint_function = None
     if model.constraints:
         function = f"f{count}"
@@ -692,8 +701,9 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
                   for inv, fn in invariant_functions]
     constraint = namespace[constraint_function] if constraint_function else None
     canonicalize = namespace[canon_function] if canon_function else None
+    all_hold = namespace[all_hold_function] if all_hold_function else None
     return CompiledModel(spec, model, layout, initial_states(layout), actions, invariants,
-                         constraint, canonicalize, sources)  # type: ignore[arg-type]
+                         constraint, canonicalize, sources, all_hold)  # type: ignore[arg-type]
 
 
 def _sync_function(layout: Layout, actor: ir.Actor, kind: str, function: str) -> tuple[str, list[Binding]]:
@@ -750,16 +760,31 @@ def initial_states(layout: Layout) -> list[tuple[int, ...]]:
 
 
 def _canonicalizer_source(layout: Layout, function: str, exprs: _ExprCompiler) -> str:
-    """A function returning the least permutation of a state under the symmetric kinds."""
+    """A function returning the least permutation of a state under the symmetric kinds.
+
+    Each permutation is compared with the least so far position by position, and its tuple is
+    built only when it is smaller: usually the first position that differs decides. Positions a
+    permutation leaves alone are skipped while the least so far is the state itself.
+    """
     _spec, model = layout.spec, layout.model
     per_kind = [list(itertools.permutations(range(model.count(k)))) for k in model.symmetric]
     lines = [f"def {function}(s):", "    t0 = s"]
+    first = True
     for choice in itertools.product(*per_kind):
         perms = dict(zip(model.symmetric, choice, strict=True))
         if all(p == tuple(range(len(p))) for p in perms.values()):
             continue
-        lines.append(f"    t1 = ({_permuted_tuple(layout, perms, exprs)},)")
-        lines.append("    if t1 < t0: t0 = t1")
+        values = _permuted_values(layout, perms, exprs)
+        lines.append("    o1 = False")
+        keyword = "if"
+        for position, value in enumerate(values):
+            if first and value == f"s[{position}]":
+                continue  # equal to the state itself, which is the least so far
+            lines.append(f"    {keyword} {value} != t0[{position}]:")
+            lines.append(f"        o1 = {value} < t0[{position}]")
+            keyword = "elif"
+        lines.append(f"    if o1: t0 = ({', '.join(values)},)")
+        first = False
     lines.append("    return t0")
     return "\n".join(lines) + "\n"
 
@@ -834,6 +859,10 @@ def symmetry_permutations(layout: Layout) -> list[dict[str, tuple[int, ...]]]:
 
 
 def _permuted_tuple(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _ExprCompiler) -> str:
+    return ", ".join(_permuted_values(layout, perms, exprs))
+
+
+def _permuted_values(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _ExprCompiler) -> list[str]:
     parts = []
     for moved in permutation_plan(layout, perms):
         if moved.mode == "ref":
@@ -842,4 +871,4 @@ def _permuted_tuple(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _E
             parts.append(f"_pb(s[{moved.source}], {exprs.table(moved.table)})")
         else:
             parts.append(f"s[{moved.source}]")
-    return ", ".join(parts)
+    return parts

@@ -204,41 +204,77 @@ class _Explorer:
         return frontier
 
     def _expand_level(self, frontier: list[int]) -> list[int]:
-        graph, model, canon, constraint = self.graph, self.model, self.canon, self.model.constraint
+        """Expand one level. The loop is the engine's hot path: names are local, counts are added per
+        action, and a new state takes the slow path (`_check`) only when an invariant fails or raises."""
+        graph, canon, constraint = self.graph, self.canon, self.model.constraint
         allowed = self._allowed
-        index, fired = graph.index, self.fired
-        max_states = self.options.max_states
+        states, index, parents, via = graph.states, graph.index, graph.parent, graph.via
+        setdefault = index.setdefault
+        fired = self.fired
+        limit = self.options.max_states
+        actions = [(i, a.successors, a.name) for i, a in enumerate(self.model.actions)]
+        all_hold = self._all_hold()
         next_frontier: list[int] = []
+        append_next = next_frontier.append
         out: list[tuple[int, State]] = []
+        new = len(states)  # the id the next new state gets
         for count, ident in enumerate(frontier):
-            state = graph.states[ident]
-            for action_index, action in enumerate(model.actions):
-                out.clear()
+            state = states[ident]
+            for action_index, successors, name in actions:
                 try:
-                    action.successors(state, out)
+                    successors(state, out)
                 except SpecRuntimeError as error:
-                    raise self._runtime_error(error, ident, action.name) from None
-                for binding, successor in out:
-                    self.generated += 1
-                    fired[action_index] += 1
+                    raise self._runtime_error(error, ident, name) from None
+                if not out:
+                    continue
+                produced = len(out)
+                self.generated += produced
+                fired[action_index] += produced
+                for position, (binding, successor) in enumerate(out, 1):
                     if constraint is not None and not allowed(successor, ident):
                         continue
                     key = canon(successor) if canon else successor
-                    if key in index:
+                    if setdefault(key, new) != new:  # seen before (one hash of the key, not two)
                         continue
-                    if max_states is not None and len(graph.states) >= max_states:
-                        self.incomplete = f"state limit {max_states:,} reached"
+                    if limit is not None and new >= limit:
+                        del index[key]
+                        self._uncount(action_index, produced - position)
+                        self.incomplete = f"state limit {limit:,} reached"
                         return next_frontier
-                    new = graph.add(key, ident, (action_index, binding))
-                    next_frontier.append(new)
-                    self._check(new)
+                    states.append(key)
+                    parents.append(ident)
+                    via.append((action_index, binding))
+                    append_next(new)
+                    new += 1
+                    try:
+                        if all_hold(key):
+                            continue
+                    except SpecRuntimeError:
+                        pass  # `_check` reports it
+                    self._check(new - 1)
+                    all_hold = self._all_hold()
                     if self._stopped():
+                        self._uncount(action_index, produced - position)
                         return next_frontier
+                out.clear()
             if count % 512 == 0:
                 self._tick(len(frontier) - count + len(next_frontier))
                 if self.incomplete:
                     return next_frontier
         return next_frontier
+
+    def _all_hold(self) -> Callable[[State], bool]:
+        """What the fast path evaluates on a new state: whether every unviolated invariant holds (it
+        may raise; `_check` then reports exactly). One generated function while none is violated."""
+        if self.model.all_hold is not None and len(self.invariants) == len(self.model.invariants):
+            return self.model.all_hold
+        holds = [i.holds for i in self.invariants]
+        return lambda state: all(h(state) for h in holds)
+
+    def _uncount(self, action_index: int, unprocessed: int) -> None:
+        """The search stops inside an action's successors: those not looked at were never generated."""
+        self.generated -= unprocessed
+        self.fired[action_index] -= unprocessed
 
     def _has_new_successor(self, frontier: list[int]) -> bool:
         for ident in frontier:

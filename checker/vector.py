@@ -1,9 +1,12 @@
 """The vectorised engine: every action applied to a whole block of states at once (numpy).
 
-States are rows of an int64 matrix with the scalar engine's layout (`compiler.Layout`). Each
-action binding is compiled to numpy code: guards become boolean masks (conjunct by conjunct,
-narrowing the rows as they go), assignments become column writes on the selected rows, reads
-through a reference become gathers, quantifiers are unrolled at compile time.
+States are rows with the scalar engine's layout (`compiler.Layout`). Each action binding is
+compiled to numpy code: guards become boolean masks over the whole chunk (read from int64
+columns; a guard value computed by several bindings of an action is computed once), assignments
+become column writes on copies of the enabled rows, reads through a reference become gathers,
+quantifiers are unrolled at compile time. Successors are copies of the chunk's rows in the
+compact storage type, written into one reusable buffer (`Sink`); effects read the few columns
+they need from the enabled rows (`_Rows`) rather than copying whole int64 rows.
 
 NOTE(short-circuit): numpy evaluates both sides of `and`, so a read through `none` may be
 evaluated on rows where the scalar engine would never reach it. Such reads return a dummy value
@@ -68,11 +71,95 @@ class SuspectRows(Exception):
         self.rows = rows
 
 
-def _namespace() -> dict[str, object]:
-    def gather(array: np.ndarray, ref: np.ndarray, start: int, width: int) -> np.ndarray:
-        return array[np.arange(len(array)), start + width * np.maximum(ref, 1)]
+class _Rows:
+    """The rows `idx` of a frontier `F` (int64, column-major), gathered one column at a time when read.
 
-    def check(bad: np.ndarray, pre: np.ndarray) -> None:
+    Effects read only a few columns of the enabled rows; copying whole int64 rows (a row gather
+    from a column-major array) would cost far more than the reads themselves.
+    """
+
+    __slots__ = ("columns", "frontier", "idx")
+
+    def __init__(self, frontier: np.ndarray, idx: np.ndarray) -> None:
+        self.frontier = frontier
+        self.idx = idx
+        self.columns: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        if isinstance(key, tuple):  # (slice(None), column): one column of the selected rows
+            column = int(key[1])
+            got = self.columns.get(column)
+            if got is None:
+                got = self.columns[column] = self.frontier[:, column].take(self.idx)
+            return got
+        return self.frontier[self.idx[key]]  # whole rows (the suspect rows of `_chk`)
+
+    def full(self) -> np.ndarray:
+        return self.frontier[self.idx]
+
+
+class Sink:
+    """Where one chunk's successors are written: consecutive rows of one buffer, reused across chunks.
+
+    Each enabled binding copies its parent rows into the next free rows (`take`) and edits them
+    there; `append` then records the piece. No per-binding arrays to concatenate afterwards, and
+    no fresh memory pages to fault in for every chunk.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = np.zeros((0, 0), dtype=np.int8)
+        self.used = 0
+        self.action = 0
+        self.pending = (0, 0)
+        self.pieces: list[tuple[int, int, np.ndarray | None, int, int, np.ndarray | None]] = []
+
+    def reset(self, rows: np.ndarray) -> None:
+        """Start a chunk whose successors are copies of `rows` (2-D, the storage type)."""
+        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:]:
+            self.buffer = np.empty((max(4 * len(rows), 1024), *rows.shape[1:]), dtype=rows.dtype)
+        self.used = 0
+        self.pieces = []
+
+    def take(self, rows: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        count = len(rows) if idx is None else len(idx)
+        start, stop = self.used, self.used + count
+        if stop > len(self.buffer):  # earlier pieces are complete: moving them is safe
+            grown = np.empty((max(2 * len(self.buffer), stop), *self.buffer.shape[1:]), dtype=self.buffer.dtype)
+            grown[:start] = self.buffer[:start]
+            self.buffer = grown
+        target = self.buffer[start:stop]
+        if idx is None:
+            target[...] = rows
+        else:
+            np.take(rows, idx, axis=0, out=target, mode="clip")  # clip: no temporary copy (idx is in range)
+        self.used = stop
+        self.pending = (start, stop)
+        return target
+
+    def append(self, piece: tuple[int, np.ndarray | None, np.ndarray, np.ndarray | None]) -> None:
+        binding, idx, _, ok = piece
+        self.pieces.append((self.action, binding, idx, *self.pending, ok))
+
+    def successors(self) -> np.ndarray:
+        return self.buffer[:self.used]
+
+
+def _whole(array: np.ndarray | _Rows) -> np.ndarray:
+    return array.full() if isinstance(array, _Rows) else array
+
+
+def _namespace() -> dict[str, object]:
+    def gather(array: np.ndarray | _Rows, ref: np.ndarray, start: int, width: int, count: int) -> np.ndarray:
+        """Column `start + width * ref` of every row (column `start + width` where ref is 0)."""
+        result = array[:, start + width]
+        for k in range(2, count + 1):
+            result = np.where(ref == k, array[:, start + width * k], result)
+        return result
+
+    def check(bad: np.ndarray, pre: np.ndarray | _Rows) -> None:
         if bad.any():
             raise SuspectRows(pre[bad])
 
@@ -82,15 +169,28 @@ def _namespace() -> dict[str, object]:
     def full(n: int, value: int) -> np.ndarray:
         return np.full(n, value, dtype=np.int64)
 
-    def block_equal(array: np.ndarray, a: object, c: object, width: int) -> np.ndarray:
+    def block_equal(array: np.ndarray | _Rows, a: object, c: object, width: int) -> np.ndarray:
         """Row-wise equality of two blocks, each at a constant or per-row start column."""
-        rows = np.arange(len(array))[:, None]
+        if isinstance(a, int) and isinstance(c, int):
+            result = array[:, a] == array[:, c]
+            for i in range(1, width):
+                result &= array[:, a + i] == array[:, c + i]
+            return result
+        whole = _whole(array)
+        rows = np.arange(len(whole))[:, None]
         offsets = np.arange(width)[None, :]
-        left = array[:, a:a + width] if isinstance(a, int) else array[rows, np.asarray(a)[:, None] + offsets]
-        right = array[:, c:c + width] if isinstance(c, int) else array[rows, np.asarray(c)[:, None] + offsets]
+        left = whole[:, a:a + width] if isinstance(a, int) else whole[rows, np.asarray(a)[:, None] + offsets]
+        right = whole[:, c:c + width] if isinstance(c, int) else whole[rows, np.asarray(c)[:, None] + offsets]
         return (left == right).all(axis=1)
 
     def copy_block(array: np.ndarray, dst: object, src: object, width: int, mask: object) -> None:
+        if isinstance(dst, int) and isinstance(src, int):
+            if mask is None:
+                array[:, dst:dst + width] = array[:, src:src + width]
+            else:
+                chosen = np.asarray(mask)
+                array[chosen, dst:dst + width] = array[chosen, src:src + width]
+            return
         rows = np.arange(len(array))[:, None]
         offsets = np.arange(width)[None, :]
         everything = slice(None)
@@ -112,35 +212,42 @@ def _namespace() -> dict[str, object]:
         return array[np.arange(len(array)), columns]
 
     def put(array: np.ndarray, columns: object, values: object, mask: object) -> None:
-        rows = np.arange(len(array))
         if isinstance(columns, int):
-            current = array[:, columns]
-            array[:, columns] = values if mask is None else np.where(mask, values, current)
-        else:
-            current = array[rows, columns]
-            array[rows, columns] = values if mask is None else np.where(mask, values, current)
+            if mask is None:
+                array[:, columns] = values
+            else:
+                array[:, columns] = np.where(mask, values, array[:, columns])
+            return
+        rows = np.arange(len(array))
+        current = array[rows, columns]
+        array[rows, columns] = values if mask is None else np.where(mask, values, current)
 
     def bitcount(x: object) -> np.ndarray:
         return np.bitwise_count(np.asarray(x, dtype=np.int64)).astype(np.int64)
 
     def copy_rows(rows: np.ndarray) -> np.ndarray:
         """A row-major copy (never the same array: successors must not write into the frontier)."""
-        return np.array(rows, dtype=np.int64, order="C", copy=True)
+        return np.array(rows, order="C", copy=True)
 
     def as_int(x: object) -> np.ndarray:
         return np.asarray(x).astype(np.int64)
 
+    def take(sink: Sink, rows: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        return sink.take(rows, idx)
+
     return {"_g": gather, "_chk": check, "_ones": ones, "_full": full, "_beq": block_equal, "_cpb": copy_block,
             "_inref": inref, "_rbit": rbit, "_at": at, "_put": put, "_bc": bitcount, "_i": as_int,
             "_where": np.where, "_nz": np.flatnonzero, "_c": copy_rows, "_min": np.minimum, "_max": np.maximum,
-            "len": len, "range": range}
+            "_R": _Rows, "_t": take, "len": len, "range": range}
 
 
 _ALLOWED = {"def", "return", "if", "else", "and", "or", "not", "is", "None", "True", "False", "for", "in", "pass",
             "F", "P", "T", "ok", "idx", "m", "out", "n", "copy", "size", "append",
             "_g", "_chk", "_ones", "_full", "_beq", "_c", "_cpb", "_inref", "_rbit", "_at", "_put", "_bc", "_i",
-            "_where", "_nz", "_min", "_max", "len", "range"}
-_GENERATED = re.compile(r"^(?:[cor]\d+|v\d+)$")
+            "_where", "_nz", "_min", "_max", "_R", "_t", "len", "range"}
+# generated locals: c (masks), g (hoisted guard values), o (offsets), r (references), v (values and
+# function names), and C0 (the chunk's rows in the storage type, which successors are copied from)
+_GENERATED = re.compile(r"^(?:[cgor]\d+|v\d+|C0)$")
 
 
 def _check_generated(source: str) -> None:
@@ -153,6 +260,8 @@ def _check_generated(source: str) -> None:
 
 # ---------------------------------------------------------------- expressions
 
+_SIMPLE = re.compile(r"^(?:[A-Z]\[:, \d+\]|[a-z]+\d+)$")  # a column view or a name: nothing to share
+
 
 class _VecExpr:
     """Compile IR expressions over a row array (`F` for guards, `P` for effects) to numpy code."""
@@ -162,6 +271,7 @@ class _VecExpr:
         self.spec = layout.spec
         self.model = layout.model
         self.array = "F"
+        self.hoist: Callable[[str], str] | None = None  # names a computed value (common subexpressions)
 
     def region(self, kind: str, cache: str | None, env: dict[str, int]) -> Region:
         if cache is None:
@@ -170,7 +280,16 @@ class _VecExpr:
         return self.layout.caches[(cache, env["self"] - 1 if actor.per else 0, kind)]
 
     def expr(self, e: ir.Expr, env: dict[str, int]) -> _Val:
-        return getattr(self, f"_{type(e).__name__}")(e, env)  # type: ignore[no-any-return]
+        value: _Val = getattr(self, f"_{type(e).__name__}")(e, env)
+        if self.hoist is None:
+            return value
+        return _Val(self._hoisted(value.code), self._hoisted(value.bad) if value.bad else None)
+
+    def _hoisted(self, code: Code) -> Code:
+        if _is_const(code) or _SIMPLE.match(str(code)):
+            return code
+        assert self.hoist is not None
+        return self.hoist(str(code))
 
     def _Lit(self, e: ir.Lit, env: dict[str, int]) -> _Val:
         return _Val(e.value)
@@ -201,7 +320,7 @@ class _VecExpr:
             column = f"{a}[:, {region.block(obj.code - 1) + offset}]"
             bad = obj.bad
         else:
-            column = f"_g({a}, {obj.code}, {region.base + offset - region.width}, {region.width})"
+            column = f"_g({a}, {obj.code}, {region.base + offset - region.width}, {region.width}, {region.count})"
             bad = _or_bad(obj.bad, f"({obj.code} == 0)")
         if e.field == "exists":
             return _Val(f"({column} > 0)", bad)
@@ -348,11 +467,20 @@ class _VecExpr:
 
 
 class _VecAction:
+    """One action's numpy function `vN(F, C0, out)`: every binding over a whole chunk.
+
+    `F` holds the chunk's rows as int64 columns (guards and effects read it); `C0` holds the same
+    rows in the storage type, padded, and the successors `T` are copies of its enabled rows, so a
+    successor costs a short row copy plus the columns the effects write. Guard values are named
+    once per function and shared by every binding that computes the same one.
+    """
+
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.exprs = _VecExpr(layout)
         self.lines: list[str] = []
         self.temp = 0
+        self.shared: dict[str, str] = {}
 
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
@@ -361,10 +489,18 @@ class _VecAction:
         self.temp += 1
         return f"{prefix}{self.temp}"
 
+    def _share(self, code: str) -> str:
+        """A guard value computed once per function (at the top level, so every binding may reuse it)."""
+        name = self.shared.get(code)
+        if name is None:
+            name = self.shared[code] = self.fresh("g")
+            self.emit(1, f"{name} = {code}")
+        return name
+
     def compile(self, action: ir.Action, actor: ir.Actor, function: str, bindings: int) -> str:
         spec, model = self.layout.spec, self.layout.model
         domains = [list(ir.domain_values(spec, model, p.type)) for p in action.params]
-        self.emit(0, f"def {function}(F, out):")
+        self.emit(0, f"def {function}(F, C0, out):")
         self.emit(1, "pass")
         for index, values in enumerate(itertools.product(*domains)):
             env = {p.name: v for p, v in zip(action.params, values, strict=True)}
@@ -386,7 +522,11 @@ class _VecAction:
     def _binding(self, action: ir.Action, actor: ir.Actor, env: dict[str, int], index: int) -> None:
         """The guard as one mask over all rows (no row copies), then the effects on the enabled rows."""
         self.exprs.array = "F"
-        guard = self.exprs._junction([self.exprs.expr(g, env) for g in self._conjuncts(action.guards)], "and")
+        self.exprs.hoist = self._share
+        try:
+            guard = self.exprs._junction([self.exprs.expr(g, env) for g in self._conjuncts(action.guards)], "and")
+        finally:
+            self.exprs.hoist = None
         if _is_const(guard.code) and not guard.code and not guard.bad:
             return
         depth = 1
@@ -397,13 +537,15 @@ class _VecAction:
                 return
             self.emit(depth, "idx = None")
             self.emit(depth, "P = F")
+            self.emit(depth, "T = _t(out, C0, idx)")
         else:
             self.emit(depth, f"idx = _nz({guard.code})")
-            self.emit(depth, "P = F[idx]")
+            self.emit(depth, "P = _R(F, idx)")
         self.exprs.array = "P"
         self.emit(depth, "if len(P):")
         depth += 1
-        self.emit(depth, "T = _c(P)")
+        if not _is_const(guard.code):
+            self.emit(depth, "T = _t(out, C0, idx)")
         self.emit(depth, "ok = _ones(len(P))")
         self._stmts(action.effects, actor, env, depth, None)
         self.emit(depth, f"out.append(({index}, idx, T, ok))")
@@ -460,7 +602,43 @@ class _VecAction:
         return str(int(base) + offset) if _is_const(base) else f"{base} + {offset}"
 
     def _put(self, base: Code, offset: int, value: str, mask: str | None, depth: int) -> None:
-        self.emit(depth, f"_put(T, {self._index(base, offset)}, {value}, {mask})")
+        self._put_many(base, [(offset, value)], mask, depth)
+
+    def _put_many(self, base: Code, writes: list[tuple[int, str]], mask: str | None, depth: int) -> None:
+        """Column writes into T, in order; runs of constants into adjacent constant columns become one write."""
+        if not _is_const(base):
+            for offset, value in writes:
+                self.emit(depth, f"_put(T, {self._index(base, offset)}, {value}, {mask})")
+            return
+        run: list[tuple[int, str]] = []
+        for offset, value in [*writes, (-2, "")]:
+            column = int(base) + offset
+            if run and (offset == -2 or not value.lstrip("-").isdigit() or column != int(base) + run[-1][0] + 1):
+                self._write_run(int(base), run, mask, depth)
+                run = []
+            if offset == -2:
+                break
+            if value.lstrip("-").isdigit():
+                run.append((offset, value))
+            else:
+                self._write_one(int(base) + offset, value, mask, depth)
+
+    def _write_run(self, base: int, run: list[tuple[int, str]], mask: str | None, depth: int) -> None:
+        first = base + run[0][0]
+        if len(run) == 1:
+            self._write_one(first, run[0][1], mask, depth)
+            return
+        values = "(" + ", ".join(v for _, v in run) + ")"
+        rows = ":" if mask is None else mask
+        self.emit(depth, f"T[{rows}, {first}:{first + len(run)}] = {values}")
+
+    def _write_one(self, column: int, value: str, mask: str | None, depth: int) -> None:
+        if mask is None:
+            self.emit(depth, f"T[:, {column}] = {value}")
+        elif value.lstrip("-").isdigit():
+            self.emit(depth, f"T[{mask}, {column}] = {value}")
+        else:
+            self.emit(depth, f"T[:, {column}] = _where({mask}, {value}, T[:, {column}])")
 
     def _conflict(self, actor: ir.Actor, kind: str, ref: Code, base: Code, env: dict[str, int], depth: int,
                   mask: str | None, patch: bool) -> None:
@@ -505,12 +683,12 @@ class _VecAction:
         elif isinstance(stmt, ir.Create):
             self._require(f"({life} == 0)", mask, depth)
             inits = dict(stmt.inits)
-            self._put(base, 0, "1", mask, depth)
             fin_value = self._value(inits["finalizers"], None, env, mask, depth) if "finalizers" in inits else "0"
-            self._put(base, 1, fin_value, mask, depth)
+            writes = [(0, "1"), (1, fin_value)]
             for f in self.layout.spec.kind(kind).state_fields:
                 value = self._value(inits[f.name], f.type, env, mask, depth) if f.name in inits else str(f.default)
-                self._put(base, self.layout.offset(kind, f.name), value, mask, depth)
+                writes.append((self.layout.offset(kind, f.name), value))
+            self._put_many(base, writes, mask, depth)
         elif isinstance(stmt, ir.Delete):
             self._require(f"({life} != 0)", mask, depth)
             self._put(base, 0, f"_where({fins} != 0, 2, 0)", mask, depth)
@@ -532,10 +710,9 @@ class _VecAction:
     def _reset_where(self, kind: str, base: Code, condition: str, mask: str | None, depth: int) -> None:
         c = self.fresh("c")
         self.emit(depth, f"{c} = {condition}" if mask is None else f"{c} = {mask} & {condition}")
-        self._put(base, 0, "0", c, depth)
-        self._put(base, 1, "0", c, depth)
-        for f in self.layout.spec.kind(kind).state_fields:
-            self._put(base, self.layout.offset(kind, f.name), str(f.default), c, depth)
+        writes = [(0, "0"), (1, "0")]
+        writes += [(self.layout.offset(kind, f.name), str(f.default)) for f in self.layout.spec.kind(kind).state_fields]
+        self._put_many(base, writes, c, depth)
 
     def _writethrough(self, actor: ir.Actor, kind: str, ref: Code, env: dict[str, int], depth: int,
                       mask: str | None) -> None:
@@ -556,7 +733,7 @@ class _VecAction:
 
 def _sync_source(layout: Layout, actor: ir.Actor, kind: str, function: str) -> str:
     api = layout.api[kind]
-    lines = [f"def {function}(F, out):", "    pass"]
+    lines = [f"def {function}(F, C0, out):", "    pass"]
     index = 0
     for instance in range(layout.actor_instances(actor)):
         cache = layout.caches[(actor.name, instance, kind)]
@@ -564,7 +741,7 @@ def _sync_source(layout: Layout, actor: ir.Actor, kind: str, function: str) -> s
             a, c, w = api.block(obj), cache.block(obj), api.width
             lines.append(f"    idx = _nz(~_beq(F, {a}, {c}, {w}))")
             lines.append("    if len(idx):")
-            lines.append("        T = _c(F[idx])")
+            lines.append("        T = _t(out, C0, idx)")
             lines.append(f"        T[:, {c}:{c + w}] = T[:, {a}:{a + w}]")
             lines.append(f"        out.append(({index}, idx, T, None))")
             index += 1
@@ -579,7 +756,7 @@ class VectorModel:
     """Whole-array successor, invariant and constraint functions for one compiled model."""
 
     scalar: CompiledModel
-    actions: list[Callable[[np.ndarray, list], None]]
+    actions: list[Callable[[np.ndarray, np.ndarray, Sink], None]]
     invariants: list[Callable[[np.ndarray], np.ndarray]]
     constraint: Callable[[np.ndarray], np.ndarray] | None
     permutations: list[list[Moved]]
@@ -640,8 +817,20 @@ def _compile_vector(scalar: CompiledModel) -> VectorModel:
 
 
 def _predicate_source(exprs: _VecExpr, name: str, expr: ir.Expr) -> str:
-    value = exprs.expr(expr, {})
     lines = [f"def {name}(F):"]
+    shared: dict[str, str] = {}
+
+    def share(code: str) -> str:
+        if code not in shared:
+            shared[code] = f"g{len(shared) + 1}"
+            lines.append(f"    {shared[code]} = {code}")
+        return shared[code]
+
+    exprs.hoist = share
+    try:
+        value = exprs.expr(expr, {})
+    finally:
+        exprs.hoist = None
     if value.bad:
         lines.append(f"    _chk({value.bad}, F)")
     if _is_const(value.code):
@@ -651,26 +840,38 @@ def _predicate_source(exprs: _VecExpr, name: str, expr: ir.Expr) -> str:
     return "\n".join(lines) + "\n"
 
 
-def expand(vector: VectorModel, rows: np.ndarray) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
-    """Every successor of every row: (action index, binding, parent rows, successor rows).
+def expand_into(vector: VectorModel, rows: np.ndarray, compact: np.ndarray, sink: Sink) -> None:
+    """Every binding's successors, unfiltered, into `sink` (see `Sink.pieces`).
 
+    `rows` are int64 (column-major is fastest), `compact` the same rows in the storage type, and
+    the successors are copies of `compact`'s rows. A piece is (action index, binding, parent rows
+    or None for all, start, stop in the sink, ok mask or None when every successor is real).
     Raises SpecRuntimeError, exactly as the scalar engine would, when an enabled step of some row
     evaluates something undefined.
     """
-    results: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    sink.reset(compact)
     for action_index, function in enumerate(vector.actions):
-        out: list[tuple[int, np.ndarray | None, np.ndarray, np.ndarray | None]] = []
+        sink.action = action_index
         try:
-            function(rows, out)
+            function(rows, compact, sink)
         except SuspectRows as suspect:
             _reraise_successors(vector.scalar.actions[action_index].successors, suspect.rows)
             raise AssertionError("the vector engine flagged a row the scalar engine accepts") from None
-        for binding, idx, successors, ok in out:
-            parents = np.arange(len(rows)) if idx is None else idx
-            if ok is not None:
-                parents, successors = parents[ok], successors[ok]
-            if len(successors):
-                results.append((action_index, binding, parents, successors))
+
+
+def expand(vector: VectorModel, rows: np.ndarray,
+           compact: np.ndarray | None = None) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Every successor of every row: (action index, binding, parent rows, successor rows)."""
+    sink = Sink()
+    expand_into(vector, rows, rows if compact is None else compact, sink)
+    results: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    for action_index, binding, idx, start, stop, ok in sink.pieces:
+        parents = np.arange(len(rows)) if idx is None else idx
+        successors = sink.buffer[start:stop]
+        if ok is not None:
+            parents, successors = parents[ok], successors[ok]
+        if len(successors):
+            results.append((action_index, binding, parents, successors.copy()))
     return results
 
 
@@ -703,4 +904,4 @@ def allowed_rows(vector: VectorModel, rows: np.ndarray) -> np.ndarray:
         raise AssertionError("the vector engine flagged a row the scalar engine accepts") from None
 
 
-__all__ = ["SpecRuntimeError", "VectorModel", "allowed_rows", "check_rows", "compile_vector", "expand"]
+__all__ = ["SpecRuntimeError", "VectorModel", "allowed_rows", "check_rows", "compile_vector", "expand", "expand_into"]

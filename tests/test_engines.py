@@ -9,13 +9,16 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from kvolt.checker import vector_search
 from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
 from kvolt.checker.explorer import Options, explore
 from kvolt.checker.loader import load_text
 from kvolt.checker.resolver import resolve
+from kvolt.checker.vector import Sink
 from kvolt.checker.vector_search import explore_vector
 
 EXAMPLES = Path(__file__).parent.parent / "spec" / "examples"
@@ -185,3 +188,39 @@ def test_boolean_constant_read_through_a_reference_is_a_mask() -> None:
     vector, _ = explore_vector(compiled, Options(stop_at_first=False))
     assert _summary(vector) == _summary(scalar)
     assert [v.property for v in vector.violations] == ["never_done"]
+
+
+@pytest.mark.parametrize(("path", "model"), [(EXAMPLES / "protection.kvolt", "two_pods"),
+                                             (EXAMPLES / "stale_pod_cache.kvolt", "small")], ids=["ok", "violation"])
+def test_tasks_smaller_than_chunks_give_identical_results(path: Path, model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With workers a chunk is cut into tasks; limits and violations are still looked at per chunk."""
+    monkeypatch.setattr(vector_search, "_MIN_TASK_ROWS", 3)
+    compiled = build(path, model).compiled
+    for options in (Options(), Options(stop_at_first=False), Options(max_states=500)):
+        one, _ = explore_vector(compiled, options, chunk_rows=40)
+        two, _ = explore_vector(compiled, options, chunk_rows=40, workers=2)
+        assert (_summary(two), two.generated_states) == (_summary(one), one.generated_states)
+        assert [v.trace for v in two.violations] == [v.trace for v in one.violations]
+
+
+def test_orbit_hash_agrees_with_hashing_every_permutation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decomposed orbit fingerprint (used for groups of 4 or more) reduces exactly as the permuted rows do."""
+    spec = resolve(load_text(TWO_SYMMETRIC_KINDS, "two_symmetric_kinds.kvolt"))
+    compiled = compile_model(spec, spec.models[0])
+    options = Options(symmetry=True, stop_at_first=False)
+    decomposed, _ = explore_vector(compiled, options)
+    monkeypatch.setattr(vector_search, "_ORBIT_MIN_GROUP", 1 << 30)
+    permuted, _ = explore_vector(compiled, options)
+    assert _summary(decomposed) == _summary(permuted)
+
+
+def test_the_successor_buffer_grows_without_losing_rows() -> None:
+    sink = Sink()
+    rows = np.arange(24, dtype=np.int8).reshape(6, 4)
+    sink.reset(rows)
+    taken = [sink.take(rows, np.array([i % 6, (i + 1) % 6])) for i in range(1000)]
+    taken[-1][:, 0] = -1
+    assert sink.used == 2000 and len(sink.buffer) >= 2000
+    expected = np.concatenate([rows[[i % 6, (i + 1) % 6]] for i in range(1000)])
+    expected[-2:, 0] = -1
+    assert (sink.successors() == expected).all()
