@@ -24,6 +24,7 @@ CONFIGS = [
     ("bench", "simulate", 1, []),
     ("bench_large", "vector", 1, []),
     ("bench_large", "vector", 2, []),
+    ("bench_huge", "vector", 1, []),  # tens of millions of states
     ("full", "vector", 1, []),  # the built-in spec's largest model (bench.kvolt extends it)
     ("full", "vector", 1, ["--no-symmetry"]),  # the same without symmetry: over ten million states
 ]
