@@ -17,10 +17,13 @@ deliveries, queue workers, reconciler and populator passes, operations completin
 Steps of the acting component are tried first. A step runs as a fiber (a greenlet) that pauses
 after the API write that makes the compared state equal to the trace's next state, so a sync that
 makes several writes (bind: PV, PV status, PVC, PVC status) realises several spec actions and other
-actors may act between its writes, as in a real cluster. Steps whose effect is invisible at this
-level (a cache sync, the controller's memory) need no counterpart of their own: the search takes
-whatever hidden steps the next visible change needs, trying each candidate on a copy of the
-cluster (deep copy at points where no fiber is paused, re-execution from there otherwise).
+actors may act between its writes, as in a real cluster (pauses also come after physical events
+and after an attach operation starts: the spec's VolumeAttachment). A spec cache refresh
+(`actor.sync[Kind]`) is realised by that component's informer delivering up to the object's latest
+event, and a watch event delivered to a cache the spec models must leave it as the trace has it.
+Other steps whose effect is invisible here (a controller's memory) need no counterpart of their
+own: the search takes whatever hidden steps the next visible change needs, trying each candidate
+on a copy of the cluster (pickled where no fiber is paused, re-executed from there otherwise).
 
 A replay fails at the first step whose state the implementation cannot reach; the report gives
 the fields that differ. For a counterexample it then says whether the implementation really
@@ -197,7 +200,7 @@ def clone(world: World) -> World:
 
 @dataclass
 class World:
-    """Everything a replay changes, deep-copyable: the cluster and the slot bookkeeping."""
+    """Everything a replay changes, picklable (so it can be copied): the cluster and the slot bookkeeping."""
 
     cluster: Cluster
     abstraction: Abstraction
