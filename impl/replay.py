@@ -267,12 +267,8 @@ class Sandbox:
             self.cluster.clock.now_ms = wake if wake is not None and wake > now else now + STEP_MS
         elif kind == "wait":  # time passes until a periodic loop is due again, and it runs
             self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
-            step = next((s for s in self.candidates() if s.name == move[1]), None)
-            if step is None:
+            if not self._start(move[1], current, target):
                 return "off"
-            self.fibers[step.name] = greenlet.greenlet(step.run)
-            self.fiber_actors[step.name] = step.actor
-            self._drive(step.name, current, target)
         elif kind == "sync":  # a spec cache refresh: this informer delivers up to the object's latest event
             informer = next((i for i in self.cluster.informers() if i.owner == move[1] and i.kind == move[2]), None)
             if informer is not None:
@@ -285,12 +281,8 @@ class Sandbox:
                 return "off"
             informer.deliver_all()
         elif kind == "start":
-            step = next((s for s in self.candidates() if s.name == move[1]), None)
-            if step is None:
+            if not self._start(move[1], current, target):
                 return "off"
-            self.fibers[step.name] = greenlet.greenlet(step.run)
-            self.fiber_actors[step.name] = step.actor
-            self._drive(step.name, current, target)
         elif kind == "resume":
             if move[1] not in self.fibers:
                 return "off"
@@ -302,9 +294,7 @@ class Sandbox:
                 return "off"
             adc.reconciler.first_node = move[1]
             try:
-                self.fibers[step.name] = greenlet.greenlet(step.run)
-                self.fiber_actors[step.name] = step.actor
-                self._drive(step.name, current, target)
+                self._start(step.name, current, target)
             finally:
                 adc.reconciler.first_node = None
         self.cluster.check_monitors()
@@ -314,6 +304,16 @@ class Sandbox:
         self.outcome = ("goal" if now_state == target else "hidden" if now_state == current
                         else "partial" if _between(now_state, current, target) else "off")
         return self.outcome
+
+    def _start(self, name: str, current: Projection, target: Projection) -> bool:
+        """Start the enabled step `name` as a fiber and drive it; False if it is not enabled."""
+        step = next((s for s in self.candidates() if s.name == name), None)
+        if step is None:
+            return False
+        self.fibers[step.name] = greenlet.greenlet(step.run)
+        self.fiber_actors[step.name] = step.actor
+        self._drive(step.name, current, target)
+        return True
 
     def _drive(self, lane: str, current: Projection, target: Projection) -> None:
         """Run a fiber until its step ends or an API write makes the state the target."""
@@ -483,7 +483,7 @@ class Replay:
     # ------------------------------------------------------------ building the initial cluster
     def build(self) -> World:
         nodes = list(self.consts.ids("Node"))
-        components = COMPONENTS if self.compiled.model.count("PVC") and self._expansion() else \
+        components = COMPONENTS if "expand_controller" in self.compiled.model.actors else \
             tuple(c for c in COMPONENTS if c != "expand-controller")
         cluster = Cluster(nodes, bugs=self.bugs, components=components)
         abstraction = Abstraction(None)
@@ -512,10 +512,6 @@ class Replay:
                     cluster.backend.attach(_disk_id(pv), rec["node"])
         cluster.start()
         return world
-
-    def _expansion(self) -> bool:
-        return any(a.startswith("expand_controller.") for a in self.compiled.model.actors) or \
-            "expand_controller" in self.compiled.model.actors
 
     def _create_nodes(self, world: World, records: dict[str, dict]) -> None:
         for n in self.consts.ids("Node"):
@@ -910,8 +906,9 @@ class Replay:
         """One hidden step of another component first (a kubelet's status write the controller must
         see, ...), then the acting component's moves, greedily."""
         root = self._sandbox([])
+        own = set(self._moves(root, actors, hint))
         for move in self._moves(root, None, hint):
-            if move in self._moves(root, actors, hint):
+            if move in own:
                 continue
             first = [(move, current, target)]
             helped = self._sandbox(first, root)

@@ -129,12 +129,8 @@ class SpecGen:
         """A constant default for a field, or None for the type's own default."""
         if not const and not self.boolean(0.4):
             return None
-        if t[0] == "bool":
-            return self.choice(["true", "false"])
-        if t[0] == "int":
-            return str(self.integer(max(t[1], 0), t[2]))
-        if t[0] == "enum":
-            return self.choice(self.members)
+        if t[0] in ("bool", "int", "enum"):
+            return self.scalar_value(t)
         if t[0] == "setE":
             return "{" + ", ".join(m for m in self.members if self.boolean(0.4)) + "}"
         return None  # refs and sets of refs: none / {}
@@ -606,13 +602,17 @@ class SpecGen:
         return "\n\n".join(out)
 
     # -- invariants and model
-    def init_value(self, t: tuple, kind: KindInfo) -> str:
+    def scalar_value(self, t: tuple) -> str:
+        """A literal of a bool, int or enum type."""
         if t[0] == "bool":
             return self.choice(["true", "false"])
         if t[0] == "int":
             return str(self.integer(max(t[1], 0), t[2]))
-        if t[0] == "enum":
-            return self.choice(self.members)
+        return self.choice(self.members)
+
+    def init_value(self, t: tuple, kind: KindInfo) -> str:
+        if t[0] in ("bool", "int", "enum"):
+            return self.scalar_value(t)
         if t[0] == "ref":
             ids = self.kind(t[1]).ids
             return self.choice(["none", *ids])

@@ -48,7 +48,7 @@ class Kubelet:
         self.reconstructed = self.reconciler.reconstruct(self.host, backend, plugins)
 
     def is_pod_running(self, uid: str) -> bool:
-        """The container runtime's view (a bound method, so that a cluster can be deep-copied)."""
+        """The container runtime's view (a bound method, so that a cluster can be pickled)."""
         return uid in self.host.running
 
     def informers(self) -> list[Informer]:

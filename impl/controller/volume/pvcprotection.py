@@ -39,7 +39,7 @@ class PVCProtectionController:
     def informers(self) -> list[Informer]:
         return [self.pvc_informer, self.pod_informer]
 
-    # informer handlers (bound methods, so that a cluster can be deep-copied)
+    # informer handlers (bound methods, so that a cluster can be pickled)
     def _pvc_updated(self, old: Obj, new: Obj) -> None:
         self.pvc_added_updated(new)
 

@@ -28,7 +28,7 @@ class PVProtectionController:
     def informers(self) -> list[Informer]:
         return [self.pv_informer]
 
-    def _pv_updated(self, old: Obj, new: Obj) -> None:  # a bound method, so that a cluster can be deep-copied
+    def _pv_updated(self, old: Obj, new: Obj) -> None:  # a bound method, so that a cluster can be pickled
         self.pv_added_updated(new)
 
     def pv_added_updated(self, pv: Obj) -> None:

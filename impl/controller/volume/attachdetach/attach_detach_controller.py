@@ -79,7 +79,7 @@ class AttachDetachController:
 
     # ------------------------------------------------------------ handlers
 
-    # informer handlers (bound methods, so that a cluster can be deep-copied)
+    # informer handlers (bound methods, so that a cluster can be pickled)
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         self.pod_add(new)
 

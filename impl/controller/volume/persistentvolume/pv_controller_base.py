@@ -43,7 +43,7 @@ class PersistentVolumeController(PVControllerSync):
         self.volumes: dict[str, Obj] = {}
         self.claims: dict[str, Obj] = {}
         self.last_resync_ms = server.clock.now_ms
-        # bound methods, not lambdas: a cluster is deep-copied by the replay driver (impl/replay.py)
+        # bound methods, not lambdas: a cluster is pickled (copied) by the replay driver (impl/replay.py)
         self.volume_informer.on_add.append(self._enqueue_volume)
         self.volume_informer.on_update.append(self._volume_updated)
         self.volume_informer.on_delete.append(self._enqueue_volume)
