@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kvolt.checker import vector_search
+from kvolt.checker import fingerprint
 from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
 from kvolt.checker.explorer import Options, explore
 from kvolt.checker.loader import load_text
+from kvolt.checker.partition import Visited
 from kvolt.checker.resolver import resolve
 from kvolt.checker.vector import Sink
 from kvolt.checker.vector_search import explore_vector
@@ -192,15 +193,37 @@ def test_boolean_constant_read_through_a_reference_is_a_mask() -> None:
 
 @pytest.mark.parametrize(("path", "model"), [(EXAMPLES / "protection.kvolt", "two_pods"),
                                              (EXAMPLES / "stale_pod_cache.kvolt", "small")], ids=["ok", "violation"])
-def test_tasks_smaller_than_chunks_give_identical_results(path: Path, model: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With workers a chunk is cut into tasks; limits and violations are still looked at per chunk."""
-    monkeypatch.setattr(vector_search, "_MIN_TASK_ROWS", 3)
+def test_workers_give_identical_results_under_every_limit(path: Path, model: str) -> None:
+    """States are shared among workers by fingerprint; limits and violations still fall at the same state."""
     compiled = build(path, model).compiled
-    for options in (Options(), Options(stop_at_first=False), Options(max_states=500)):
-        one, _ = explore_vector(compiled, options, chunk_rows=40)
-        two, _ = explore_vector(compiled, options, chunk_rows=40, workers=2)
-        assert (_summary(two), two.generated_states) == (_summary(one), one.generated_states)
-        assert [v.trace for v in two.violations] == [v.trace for v in one.violations]
+    for options in (Options(), Options(stop_at_first=False), Options(max_states=500), Options(max_depth=4),
+                    Options(stop_at_first=False, max_depth=6)):
+        one, one_stats = explore_vector(compiled, options, chunk_rows=40)
+        for workers in (2, 3):
+            many, many_stats = explore_vector(compiled, options, chunk_rows=40, workers=workers)
+            assert (_summary(many), many.generated_states, many.incomplete_reason) == \
+                (_summary(one), one.generated_states, one.incomplete_reason)
+            assert [v.trace for v in many.violations] == [v.trace for v in one.violations]
+            assert many_stats.visited_bytes_per_state == one_stats.visited_bytes_per_state
+
+
+def test_exact_search_on_two_workers_gives_identical_results() -> None:
+    compiled = build(EXAMPLES / "stale_pod_cache.kvolt", "small").compiled
+    options = Options(stop_at_first=False)
+    one, _ = explore_vector(compiled, options, exact=True, chunk_rows=40)
+    two, stats = explore_vector(compiled, options, exact=True, chunk_rows=40, workers=2)
+    assert stats.exact and stats.collision_probability == 0.0
+    assert (_summary(two), two.generated_states) == (_summary(one), one.generated_states)
+    assert [v.trace for v in two.violations] == [v.trace for v in one.violations]
+
+
+def test_an_empty_run_leaves_the_visited_set_usable() -> None:
+    """Regression: a chunk whose candidates were all canonicalised before added an empty run, which broke lookups."""
+    visited = Visited()
+    visited.add(np.zeros(0, dtype=np.uint64))
+    visited.add(np.array([3, 1], dtype=np.uint64))
+    assert visited.contains(np.array([1, 2, 3], dtype=np.uint64)).tolist() == [True, False, True]
+    assert visited.count == 2
 
 
 def test_orbit_hash_agrees_with_hashing_every_permutation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,7 +232,7 @@ def test_orbit_hash_agrees_with_hashing_every_permutation(monkeypatch: pytest.Mo
     compiled = compile_model(spec, spec.models[0])
     options = Options(symmetry=True, stop_at_first=False)
     decomposed, _ = explore_vector(compiled, options)
-    monkeypatch.setattr(vector_search, "_ORBIT_MIN_GROUP", 1 << 30)
+    monkeypatch.setattr(fingerprint, "_ORBIT_MIN_GROUP", 1 << 30)
     permuted, _ = explore_vector(compiled, options)
     assert _summary(decomposed) == _summary(permuted)
 

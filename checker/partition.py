@@ -1,0 +1,457 @@
+"""The states one worker owns in a breadth-first search, and the worker processes.
+
+With N workers, worker w owns the states whose visited-set key is w modulo N: only it keeps their
+keys, checks their invariants and expands them at the next level. A chunk of a level (a range of
+discovery indices) is searched in two phases, every worker doing its share of each:
+
+1. `expand`: the worker expands its own frontier rows of the chunk, fingerprints the successors,
+   drops duplicates among them (keeping the first in (move, parent) order, the order in which one
+   worker expanding the whole chunk meets them) and sends each other worker the candidates it owns
+   (a file per pair, in memory under /dev/shm).
+2. `absorb`: the worker merges the candidates it owns (the least (move, parent) per key, as if the
+   chunk had been expanded whole), keeps those its visited set lacks and checks their invariants.
+   It reports their order keys, `move << 32 | parent`, which the coordinator merges into the
+   chunk's discovery order, so that the indices, parent links and counterexamples are the same for
+   any number of workers.
+
+Worker 0 is the coordinating process itself, so two workers keep two cores busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from kvolt.checker.compiler import SpecRuntimeError
+from kvolt.checker.fingerprint import Fingerprints
+from kvolt.checker.vector import Sink, VectorModel, allowed_rows, check_rows, expand_into
+
+_CANONICALISED_LIMIT = 1 << 24  # raw keys remembered per process (128 MB) to skip canonicalising rows again
+_SHARED_DIR = "/dev/shm"  # memory-backed files: candidates exchanged between workers
+_SHARED_ROOM = 1 << 30  # below this much free space in /dev/shm, exchange through the temporary directory
+_PARENT_BITS = 32  # an order key is move << 32 | parent; parents (discovery indices) stay below 2**32
+
+
+class Visited:
+    """A set of keys (fingerprints, or whole rows as bytes when exact) in sorted runs.
+
+    New keys arrive as sorted runs; two runs of similar size are merged (a linear merge, since
+    both are sorted), so there are only about log2(n) runs to search and each key is merged
+    O(log n) times.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+        self.count = 0
+
+    @staticmethod
+    def _member(keys: np.ndarray, run: np.ndarray) -> np.ndarray:
+        position = np.searchsorted(run, keys)
+        position[position == len(run)] = 0
+        return run[position] == keys
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self.runs:
+            found |= self._member(keys, run)
+        return found
+
+    def add(self, keys: np.ndarray, presorted: bool = False) -> None:
+        """Add keys known to be new (and distinct among themselves)."""
+        if not len(keys):
+            return  # an empty run would break `_member`
+        self.count += len(keys)
+        self.runs.append(keys if presorted else np.sort(keys))
+        while len(self.runs) >= 2 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+            newest = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], newest]), kind="stable")
+
+    def nbytes(self) -> int:
+        return sum(run.nbytes for run in self.runs)
+
+
+@dataclass
+class ChunkWork:
+    """Candidate successors of some frontier rows, before the visited-set check."""
+
+    compact: np.ndarray  # unique candidate successors, in the storage type
+    keys: np.ndarray
+    by_key: np.ndarray  # the order of the candidates in which their keys ascend
+    parents: np.ndarray  # discovery index of each candidate's parent
+    moves: np.ndarray
+    fired: np.ndarray  # successors per action, before deduplication
+    generated: int
+    failed: bool = False  # some row raised a spec error; the coordinator re-evaluates exactly
+
+
+@dataclass(frozen=True)
+class WorkContext:
+    """What every worker needs to expand rows: the compiled model and how states are keyed."""
+
+    vector: VectorModel
+    fingerprints: Fingerprints
+    exact: bool
+    width: int
+    move_base: np.ndarray
+    sink: Sink = field(default_factory=Sink)  # each process's own successor buffer
+    canonicalised: Visited = field(default_factory=Visited)  # raw keys of rows this process canonicalised
+
+
+def _not_canonicalised_before(seen: Visited, raw: np.ndarray, by_key: np.ndarray) -> np.ndarray:
+    """Which candidates (by raw key, distinct) this process has not canonicalised in an earlier chunk.
+
+    A row canonicalised before had its orbit key checked against its owner's visited set and added
+    to it (or the search stopped right after), so it cannot be new again: skipping it changes
+    nothing but the time. Most candidates are such rows, and canonicalising is what costs most
+    under symmetry. The memory is bounded: past `_CANONICALISED_LIMIT` keys the record starts afresh.
+    """
+    ascending = raw[by_key]
+    new = ~seen.contains(ascending)  # sorted queries: each run is walked once
+    if seen.count > _CANONICALISED_LIMIT:
+        seen.runs, seen.count = [], 0
+    seen.add(ascending[new], presorted=True)
+    unknown = np.empty(len(raw), dtype=bool)
+    unknown[by_key] = new
+    return unknown
+
+
+def int64_columns(rows: np.ndarray, width: int) -> np.ndarray:
+    """The first `width` columns of compact rows as a column-major int64 array (what guards read).
+
+    Transposing in blocks of rows keeps both sides in cache: several times faster than one
+    `np.asfortranarray` on a small-typed array.
+    """
+    out = np.empty((width, len(rows)), dtype=np.int64)
+    for start in range(0, len(rows), 512):
+        out[:, start:start + 512] = rows[start:start + 512, :width].T
+    return out.T
+
+
+def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, by_key): where each distinct key first occurs, in increasing position, and the
+    order of those positions in which their keys ascend (`keys[first][by_key]` is sorted)."""
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    # an unstable sort is much faster; the least position in each run of equal keys is taken instead
+    order = np.argsort(keys) if keys.dtype == np.uint64 else np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    first_by_key = np.minimum.reduceat(order, starts)
+    taken = np.zeros(len(keys), dtype=bool)
+    taken[first_by_key] = True
+    rank = np.cumsum(taken) - 1
+    return np.flatnonzero(taken), rank[first_by_key]
+
+
+def _empty_work(chunk: np.ndarray, fired: np.ndarray, failed: bool = False) -> ChunkWork:
+    empty = np.zeros(0, dtype=np.int64)
+    return ChunkWork(chunk[:0], empty.astype(np.uint64), empty, empty, empty, fired, 0, failed)
+
+
+def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray) -> ChunkWork:
+    """Expand frontier rows (`indices`: their discovery indices) into their unique candidate successors."""
+    vector = context.vector
+    fired = np.zeros(len(vector.actions), dtype=np.int64)
+    rows64 = int64_columns(chunk, context.width)  # guards read columns
+    sink = context.sink
+    try:
+        expand_into(vector, rows64, chunk, sink)
+    except SpecRuntimeError:
+        return _empty_work(chunk, fired, failed=True)
+    pieces = sink.pieces
+    if not pieces:
+        return _empty_work(chunk, fired)
+    successors = sink.successors()
+    parents = np.concatenate([np.arange(len(chunk)) if idx is None else idx for _, _, idx, _, _, _ in pieces])
+    moves = np.repeat(np.array([context.move_base[a] + b for a, b, _, _, _, _ in pieces], dtype=np.int64),
+                      [stop - start for _, _, _, start, stop, _ in pieces])
+    valid = _valid_rows(pieces, fired)
+    generated = len(successors) if valid is None else len(valid)
+    if vector.constraint is not None:
+        chosen = successors if valid is None else successors[valid]
+        try:
+            keep = allowed_rows(vector, int64_columns(chosen, context.width))
+        except SpecRuntimeError:
+            return _empty_work(chunk, fired, failed=True)
+        valid = np.flatnonzero(keep) if valid is None else valid[keep]
+    fingerprints = context.fingerprints
+    if context.exact:
+        chosen = successors if valid is None else successors[valid]
+        chosen = np.ascontiguousarray(chosen)
+        keys = chosen.view(np.dtype((np.void, chosen.dtype.itemsize * chosen.shape[1]))).ravel()
+    else:
+        keys = fingerprints.raw(successors)
+        if valid is not None:
+            keys = keys[valid]
+    first, by_key = first_occurrences(keys)
+    candidates = first if valid is None else valid[first]
+    keys = keys[first]
+    if fingerprints.orbit is not None and not context.exact:
+        unknown = _not_canonicalised_before(context.canonicalised, keys, by_key)
+        candidates, keys = candidates[unknown], keys[unknown]
+    rows = successors[candidates]
+    if fingerprints.plans and not context.exact:
+        # exact duplicates are gone (one cheap hash); canonicalise only the distinct rows
+        keys = fingerprints(rows, keys)
+        first, by_key = first_occurrences(keys)
+        candidates, keys, rows = candidates[first], keys[first], rows[first]
+    return ChunkWork(rows, keys, by_key, indices[parents[candidates]], moves[candidates], fired, generated)
+
+
+def _valid_rows(pieces: list, fired: np.ndarray) -> np.ndarray | None:
+    """Positions (in the sink) of the real successors, None when all are; counts them per action."""
+    masks = []
+    any_dropped = False
+    for action, _, _, start, stop, ok in pieces:
+        if ok is None:
+            fired[action] += stop - start
+            masks.append(np.ones(stop - start, dtype=bool))
+        else:
+            count = int(np.count_nonzero(ok))
+            fired[action] += count
+            any_dropped = any_dropped or count < len(ok)
+            masks.append(ok)
+    return np.flatnonzero(np.concatenate(masks)) if any_dropped else None
+
+
+def order_keys(moves: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """`move << 32 | parent`: ascending in the order one worker expanding a whole chunk meets successors."""
+    return (moves.astype(np.int64) << _PARENT_BITS) | parents.astype(np.int64)
+
+
+def merge_works(works: list[ChunkWork]) -> ChunkWork:
+    """Candidates from several workers' shares of one chunk, as if the chunk had been expanded whole.
+
+    A chunk lists its successors move by move, and by parent within a move; each share's candidates
+    are the first occurrences of their keys in that order among its own rows. So the chunk's first
+    occurrence of a key is the least, in (move, parent) order, of the shares' ones.
+    """
+    works = [w for w in works if len(w.keys)] or works[:1]
+    if len(works) == 1:
+        return works[0]
+    moves = np.concatenate([w.moves for w in works])
+    parents = np.concatenate([w.parents for w in works])
+    order = np.argsort(order_keys(moves, parents))  # order keys are distinct: no need for a stable sort
+    keys = np.concatenate([w.keys for w in works])[order]
+    first, by_key = first_occurrences(keys)
+    chosen = order[first]
+    return ChunkWork(np.concatenate([w.compact for w in works])[chosen], keys[first], by_key, parents[chosen],
+                     moves[chosen], sum(w.fired for w in works), sum(w.generated for w in works))
+
+
+def _select(work: ChunkWork, mask: np.ndarray) -> ChunkWork:
+    """The candidates `mask` selects, their key order kept (no sort)."""
+    position = np.cumsum(mask) - 1
+    by_key = position[work.by_key[mask[work.by_key]]]
+    return ChunkWork(work.compact[mask], work.keys[mask], by_key, work.parents[mask], work.moves[mask],
+                     work.fired, work.generated)
+
+
+@dataclass
+class Absorbed:
+    """What a worker reports of the chunk's candidates it owns."""
+
+    order: np.ndarray  # order keys of the new states, ascending
+    failing: dict[int, int]  # invariant index -> order key of its first new state that violates it
+    error: bool = False  # an invariant raised a spec error; the coordinator re-evaluates exactly
+
+
+class Partition:
+    """One worker's share: the states it owns (their keys), its frontier rows and their indices."""
+
+    def __init__(self, context: WorkContext, me: int, count: int, directory: str | None) -> None:
+        self.context = context
+        self.me, self.count = me, count
+        self.directory = directory
+        self.visited = Visited()
+        padded = context.fingerprints.padded
+        self.frontier = np.zeros((0, padded), dtype=context.fingerprints.dtype)
+        self.frontier_index = np.zeros(0, dtype=np.int64)
+        self.next_rows: list[np.ndarray] = []
+        self.next_index: list[np.ndarray] = []
+        self.pending: np.ndarray | None = None  # new rows of the last chunk, waiting for their indices
+        self.own: ChunkWork | None = None  # this worker's candidates from its own share of the chunk
+
+    def owners(self, keys: np.ndarray, compact: np.ndarray) -> np.ndarray:
+        if keys.dtype == np.uint64:
+            return keys % np.uint64(self.count)
+        return self.context.fingerprints.raw(compact) % np.uint64(self.count)  # exact keys: route by hash
+
+    def seed(self, compact: np.ndarray, keys: np.ndarray) -> None:
+        """Take the initial states this worker owns (their discovery indices are their positions)."""
+        mine = np.flatnonzero(self.owners(keys, compact) == self.me) if self.count > 1 else np.arange(len(keys))
+        self.visited.add(keys[mine])
+        self.next_rows, self.next_index = [compact[mine]], [mine.astype(np.int64)]  # the first level
+
+    def expand(self, sequence: int, start: int, stop: int, settle: np.ndarray | None,
+               new_level: bool) -> tuple[int, np.ndarray, bool]:
+        """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed)."""
+        if settle is not None:
+            self._settle(settle)
+        if new_level:
+            self._next_level()
+        low, high = np.searchsorted(self.frontier_index, [start, stop])
+        work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high])
+        if work.failed:
+            return 0, work.fired, True
+        if self.count == 1:
+            self.own = work
+        else:
+            owners = self.owners(work.keys, work.compact)
+            for other in range(self.count):
+                share = _select(work, owners == other)
+                if other == self.me:
+                    self.own = share
+                else:
+                    with open(self._path(sequence, self.me, other), "wb") as out:
+                        pickle.dump(share, out, protocol=pickle.HIGHEST_PROTOCOL)
+        return work.generated, work.fired, False
+
+    def absorb(self, sequence: int, invariants: list[int], dry: bool = False) -> Absorbed | bool:
+        """Phase 2: keep the new states among the candidates this worker owns; check their invariants.
+
+        A dry run (is any successor new?) changes nothing and answers with a bool.
+        """
+        assert self.own is not None
+        shares = [self.own]
+        for other in range(self.count):
+            if other != self.me:
+                path = self._path(sequence, other, self.me)
+                with open(path, "rb") as data:
+                    shares.append(pickle.load(data))
+                os.unlink(path)
+        self.own = None
+        work = merge_works(shares)
+        ascending = work.keys[work.by_key]
+        unseen = ~self.visited.contains(ascending)  # sorted queries: searchsorted walks each run once
+        if dry:
+            return bool(unseen.any())
+        fresh = np.sort(work.by_key[unseen])
+        self.visited.add(ascending[unseen], presorted=True)
+        rows = work.compact[fresh]
+        order = order_keys(work.moves[fresh], work.parents[fresh])
+        self.pending = rows
+        failing: dict[int, int] = {}
+        if invariants and len(rows):
+            rows64 = int64_columns(rows, self.context.width)
+            for invariant in invariants:
+                try:
+                    holds = check_rows(self.context.vector, invariant, rows64)
+                except SpecRuntimeError:
+                    return Absorbed(order, {}, error=True)
+                bad = np.flatnonzero(~holds)
+                if len(bad):
+                    failing[invariant] = int(order[bad[0]])
+        return Absorbed(order, failing)
+
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """This worker's frontier rows of the chunk [start, stop) and their indices."""
+        low, high = np.searchsorted(self.frontier_index, [start, stop])
+        return self.frontier_index[low:high], self.frontier[low:high]
+
+    def pending_rows(self) -> np.ndarray:
+        assert self.pending is not None
+        return self.pending
+
+    def visited_bytes(self) -> int:
+        return self.visited.nbytes()
+
+    def _settle(self, indices: np.ndarray) -> None:
+        """The last chunk's new rows got their discovery indices: they join the next frontier."""
+        assert self.pending is not None and len(self.pending) == len(indices)
+        self.next_rows.append(self.pending)
+        self.next_index.append(indices)
+        self.pending = None
+
+    def _next_level(self) -> None:
+        padded = self.context.fingerprints.padded
+        self.frontier = (np.concatenate(self.next_rows) if self.next_rows
+                         else np.zeros((0, padded), dtype=self.context.fingerprints.dtype))
+        self.frontier_index = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
+        self.next_rows, self.next_index = [], []
+
+    def _path(self, sequence: int, source: int, target: int) -> str:
+        assert self.directory is not None
+        return os.path.join(self.directory, f"{sequence}-{source}-{target}")
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed unexpectedly (its traceback is the message)."""
+
+
+def _serve(context: WorkContext, me: int, count: int, directory: str, compact: np.ndarray, keys: np.ndarray,
+           connection: Connection) -> None:
+    """A worker process: build its partition, then run what the coordinator asks until told to stop (None)."""
+    partition = Partition(context, me, count, directory)
+    partition.seed(compact, keys)
+    while True:
+        request = connection.recv()
+        if request is None:
+            return
+        name, args = request
+        try:
+            connection.send(getattr(partition, name)(*args))
+        except Exception:  # handed to the coordinator, which raises it
+            connection.send(WorkerError(traceback.format_exc()))
+
+
+def _shared_directory() -> str | None:
+    """/dev/shm when it has room to spare (containers often give it only 64 MB), else the temp directory."""
+    try:
+        free = os.statvfs(_SHARED_DIR)
+    except OSError:
+        return None
+    return _SHARED_DIR if free.f_bavail * free.f_frsize > _SHARED_ROOM else None
+
+
+class Workers:
+    """The partitions of a search: this process's own, and one forked process per other worker."""
+
+    def __init__(self, context: WorkContext, count: int, compact: np.ndarray, keys: np.ndarray) -> None:
+        self.count = count
+        self.directory = tempfile.mkdtemp(prefix="kvolt-exchange-", dir=_shared_directory()) if count > 1 else None
+        self.local = Partition(context, 0, count, self.directory)
+        self.local.seed(compact, keys)
+        self.links: list[tuple[Any, Connection]] = []
+        fork = multiprocessing.get_context("fork")
+        for me in range(1, count):
+            mine, theirs = fork.Pipe()
+            process = fork.Process(target=_serve, args=(context, me, count, self.directory, compact, keys, theirs),
+                                   daemon=True)
+            process.start()
+            theirs.close()
+            self.links.append((process, mine))
+
+    def call(self, name: str, arguments: list[tuple]) -> list:
+        """Run a partition method in every worker at once (`arguments[w]` for worker w); their results."""
+        for (_, connection), args in zip(self.links, arguments[1:], strict=True):
+            connection.send((name, args))
+        results = [getattr(self.local, name)(*arguments[0])]
+        for _, connection in self.links:
+            result = connection.recv()
+            if isinstance(result, BaseException):
+                raise result
+            results.append(result)
+        return results
+
+    def close(self) -> None:
+        for process, connection in self.links:
+            with contextlib.suppress(OSError):
+                connection.send(None)
+            connection.close()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
