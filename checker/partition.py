@@ -230,45 +230,73 @@ def order_keys(moves: np.ndarray, parents: np.ndarray) -> np.ndarray:
     return (moves.astype(np.int64) << _PARENT_BITS) | parents.astype(np.int64)
 
 
-def merge_works(works: list[ChunkWork]) -> ChunkWork:
-    """Candidates from several workers' shares of one chunk, as if the chunk had been expanded whole.
+@dataclass
+class Share:
+    """The candidates of a chunk one worker sends the owner of their keys: keys ascending, and order keys."""
 
-    A chunk lists its successors move by move, and by parent within a move; each share's candidates
-    are the first occurrences of their keys in that order among its own rows. So the chunk's first
+    keys: np.ndarray
+    order: np.ndarray
+
+
+def take_rows(rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """`rows[positions]` for a contiguous 2-D array, copying whole rows at once (several times faster)."""
+    if not rows.flags.c_contiguous or not len(rows):
+        return rows[positions]
+    whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    return whole[positions].view(rows.dtype).reshape(len(positions), rows.shape[1])
+
+
+def _split(work: ChunkWork, owners: np.ndarray | None, count: int) -> list[np.ndarray]:
+    """For each worker, the positions of the candidates whose keys it owns, in ascending key order."""
+    if owners is None:
+        return [work.by_key]
+    owner_by_key = owners[work.by_key]
+    return [work.by_key[owner_by_key == owner] for owner in range(count)]
+
+
+def _merge_shares(shares: list[Share]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys ascending and distinct, sender, position in the sender's share) of the winning candidates.
+
+    A chunk lists its successors move by move, and by parent within a move; each share holds the
+    first occurrences of its keys in that order among its sender's rows. So the chunk's first
     occurrence of a key is the least, in (move, parent) order, of the shares' ones.
     """
-    works = [w for w in works if len(w.keys)] or works[:1]
-    if len(works) == 1:
-        return works[0]
-    moves = np.concatenate([w.moves for w in works])
-    parents = np.concatenate([w.parents for w in works])
-    order = np.argsort(order_keys(moves, parents))  # order keys are distinct: no need for a stable sort
-    keys = np.concatenate([w.keys for w in works])[order]
-    first, by_key = first_occurrences(keys)
-    chosen = order[first]
-    return ChunkWork(np.concatenate([w.compact for w in works])[chosen], keys[first], by_key, parents[chosen],
-                     moves[chosen], sum(w.fired for w in works), sum(w.generated for w in works))
-
-
-def _select(work: ChunkWork, mask: np.ndarray) -> ChunkWork:
-    """The candidates `mask` selects, their key order kept (no sort)."""
-    position = np.cumsum(mask) - 1
-    by_key = position[work.by_key[mask[work.by_key]]]
-    return ChunkWork(work.compact[mask], work.keys[mask], by_key, work.parents[mask], work.moves[mask],
-                     work.fired, work.generated)
+    senders = [i for i, s in enumerate(shares) if len(s.keys)] or [0]  # an empty share may have another key type
+    if len(senders) == 1:
+        share = shares[senders[0]]
+        return share.keys, np.full(len(share.keys), senders[0], dtype=np.int64), np.arange(len(share.keys))
+    shares = [shares[i] for i in senders]
+    sizes = [len(s.keys) for s in shares]
+    keys = np.concatenate([s.keys for s in shares])
+    merged = np.argsort(keys, kind="stable")  # a merge of sorted runs
+    keys = keys[merged]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    if len(starts) < len(keys):  # some key came from several workers: keep its least order key
+        order = np.concatenate([s.order for s in shares])[merged]
+        least = np.minimum.reduceat(order, starts)
+        keep = order == np.repeat(least, np.diff(np.append(starts, len(keys))))
+        merged, keys = merged[keep], keys[keep]
+    which = np.repeat(np.arange(len(shares)), sizes)[merged]
+    position = merged - np.concatenate(([0], np.cumsum(sizes)[:-1]))[which]
+    return keys, np.array(senders, dtype=np.int64)[which], position
 
 
 @dataclass
 class Absorbed:
-    """What a worker reports of the chunk's candidates it owns."""
+    """What a worker reports of the new states it found in a chunk."""
 
     order: np.ndarray  # order keys of the new states, ascending
     failing: dict[int, int]  # invariant index -> order key of its first new state that violates it
     error: bool = False  # an invariant raised a spec error; the coordinator re-evaluates exactly
+    owners: np.ndarray | None = None  # the worker that owns each new state (None: one worker)
 
 
 class Partition:
-    """One worker's share: the states it owns (their keys), its frontier rows and their indices."""
+    """One worker's share: the keys of the states it owns, the frontier rows it holds and their indices.
+
+    A new state's row stays with the worker that found it (only keys travel): it expands the state
+    at the next level, whichever worker owns its key.
+    """
 
     def __init__(self, context: WorkContext, me: int, count: int, directory: str | None) -> None:
         self.context = context
@@ -280,8 +308,14 @@ class Partition:
         self.frontier_index = np.zeros(0, dtype=np.int64)
         self.next_rows: list[np.ndarray] = []
         self.next_index: list[np.ndarray] = []
-        self.pending: np.ndarray | None = None  # new rows of the last chunk, waiting for their indices
-        self.own: ChunkWork | None = None  # this worker's candidates from its own share of the chunk
+        self.arrived: list[tuple[np.ndarray, np.ndarray]] = []  # (order keys, rows) of new states this worker owns
+        self.found: np.ndarray | None = None  # the new rows this worker found in the last chunk
+        self.found_in = 0  # that chunk's sequence number
+        self.work: ChunkWork | None = None  # the chunk's candidates this worker found (they stay here)
+        self.order = np.zeros(0, dtype=np.int64)  # their order keys
+        self.sent: list[np.ndarray] = []  # for each owner, the positions of the candidates it was sent
+        self.own: Share | None = None  # the share this worker owns of its own candidates
+        self.verdict: np.ndarray | None = None  # which of the candidates this worker sent itself are new
 
     def owners(self, keys: np.ndarray, compact: np.ndarray) -> np.ndarray:
         if keys.dtype == np.uint64:
@@ -296,7 +330,10 @@ class Partition:
 
     def expand(self, sequence: int, start: int, stop: int, settle: np.ndarray | None,
                new_level: bool) -> tuple[int, np.ndarray, bool]:
-        """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed)."""
+        """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed).
+
+        The candidates stay here; their owners get only their keys and order keys.
+        """
         if settle is not None:
             self._settle(settle)
         if new_level:
@@ -305,74 +342,104 @@ class Partition:
         work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high])
         if work.failed:
             return 0, work.fired, True
-        if self.count == 1:
-            self.own = work
-        else:
-            owners = self.owners(work.keys, work.compact)
-            for other in range(self.count):
-                share = _select(work, owners == other)
-                if other == self.me:
-                    self.own = share
-                else:
-                    with open(self._path(sequence, self.me, other), "wb") as out:
-                        pickle.dump(share, out, protocol=pickle.HIGHEST_PROTOCOL)
+        self.work = work
+        self.order = order_keys(work.moves, work.parents)
+        self.sent = _split(work, self.owners(work.keys, work.compact) if self.count > 1 else None, self.count)
+        for owner, positions in enumerate(self.sent):
+            share = Share(work.keys[positions], self.order[positions])
+            if owner == self.me:
+                self.own = share
+            else:
+                self._write(sequence, self.me, owner, share, "keys")
         return work.generated, work.fired, False
 
-    def absorb(self, sequence: int, invariants: list[int], dry: bool = False) -> Absorbed | bool:
-        """Phase 2: keep the new states among the candidates this worker owns; check their invariants.
+    def judge(self, sequence: int, dry: bool = False) -> bool:
+        """Phase 2: which candidates whose keys this worker owns are new; each sender is told which of its.
 
-        A dry run (is any successor new?) changes nothing and answers with a bool.
+        A dry run (is any successor new?) changes nothing. The answer: whether any candidate is new.
         """
         assert self.own is not None
-        shares = [self.own]
-        for other in range(self.count):
-            if other != self.me:
-                path = self._path(sequence, other, self.me)
-                with open(path, "rb") as data:
-                    shares.append(pickle.load(data))
-                os.unlink(path)
+        shares = [self.own if sender == self.me else self._read(sequence, sender, self.me, "keys")
+                  for sender in range(self.count)]
         self.own = None
-        work = merge_works(shares)
-        ascending = work.keys[work.by_key]
-        unseen = ~self.visited.contains(ascending)  # sorted queries: searchsorted walks each run once
+        keys, sender, position = _merge_shares(shares)
+        unseen = ~self.visited.contains(keys)  # sorted queries: searchsorted walks each run once
         if dry:
             return bool(unseen.any())
-        fresh = np.sort(work.by_key[unseen])
-        self.visited.add(ascending[unseen], presorted=True)
-        rows = work.compact[fresh]
-        order = order_keys(work.moves[fresh], work.parents[fresh])
-        self.pending = rows
+        self.visited.add(keys[unseen], presorted=True)
+        for other in range(self.count):
+            fresh = position[unseen & (sender == other)] if self.count > 1 else position[unseen]
+            if other == self.me:
+                self.verdict = fresh
+            else:
+                self._write(sequence, self.me, other, fresh, "verdict")
+        return bool(unseen.any())
+
+    def collect(self, sequence: int, invariants: list[int]) -> Absorbed:
+        """Phase 3: the new states this worker found, in discovery order: check them, send each to its owner."""
+        assert self.work is not None and self.verdict is not None
+        verdicts = [self.verdict if owner == self.me else self._read(sequence, owner, self.me, "verdict")
+                    for owner in range(self.count)]
+        positions = np.concatenate([sent[fresh] for sent, fresh in zip(self.sent, verdicts, strict=True)])
+        order = self.order[positions]
+        discovery = np.argsort(order)  # the new states in the order one worker would have found them
+        order, positions = order[discovery], positions[discovery]
+        rows = take_rows(self.work.compact, positions)
+        owners = None
+        if self.count > 1:
+            owners = self.owners(self.work.keys[positions], rows)
+            for owner in range(self.count):
+                mine = owners == owner
+                if owner == self.me:
+                    self.arrived = [(order[mine], rows[mine])]
+                else:
+                    self._write(sequence, self.me, owner, (order[mine], rows[mine]), "rows")
+        else:
+            self.arrived = [(order, rows)]
+        self.work, self.verdict, self.found, self.found_in = None, None, rows, sequence
+        return Absorbed(order, *self._check(rows, order, invariants), owners=owners)
+
+    def _check(self, rows: np.ndarray, order: np.ndarray, invariants: list[int]) -> tuple[dict[int, int], bool]:
+        """(invariant -> order key of its first violating row, whether some invariant raised a spec error)."""
         failing: dict[int, int] = {}
-        if invariants and len(rows):
-            rows64 = int64_columns(rows, self.context.width)
-            for invariant in invariants:
-                try:
-                    holds = check_rows(self.context.vector, invariant, rows64)
-                except SpecRuntimeError:
-                    return Absorbed(order, {}, error=True)
-                bad = np.flatnonzero(~holds)
-                if len(bad):
-                    failing[invariant] = int(order[bad[0]])
-        return Absorbed(order, failing)
+        if not invariants or not len(rows):
+            return failing, False
+        rows64 = int64_columns(rows, self.context.width)
+        for invariant in invariants:
+            try:
+                holds = check_rows(self.context.vector, invariant, rows64)
+            except SpecRuntimeError:
+                return {}, True
+            bad = np.flatnonzero(~holds)
+            if len(bad):
+                failing[invariant] = int(order[bad[0]])
+        return failing, False
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """This worker's frontier rows of the chunk [start, stop) and their indices."""
         low, high = np.searchsorted(self.frontier_index, [start, stop])
         return self.frontier_index[low:high], self.frontier[low:high]
 
-    def pending_rows(self) -> np.ndarray:
-        assert self.pending is not None
-        return self.pending
+    def found_rows(self) -> np.ndarray:
+        """The new rows the last `collect` found, in its discovery order."""
+        assert self.found is not None
+        return self.found
 
     def visited_bytes(self) -> int:
         return self.visited.nbytes()
 
     def _settle(self, indices: np.ndarray) -> None:
-        """The last chunk's new rows got their discovery indices: they join the next frontier."""
-        assert self.pending is not None and len(self.pending) == len(indices)
-        self.next_rows.append(self.pending)
+        """The last chunk's new states got their discovery indices: the rows this worker owns join its next frontier."""
+        arrived = self.arrived + [self._read(self.found_in, sender, self.me, "rows")
+                                  for sender in range(self.count) if sender != self.me]
+        order = np.concatenate([o for o, _ in arrived])
+        rows = np.concatenate([r for _, r in arrived]) if len(arrived) > 1 else arrived[0][1]
+        assert len(order) == len(indices)
+        if len(arrived) > 1:
+            rows = take_rows(rows, np.argsort(order))
+        self.next_rows.append(rows)
         self.next_index.append(indices)
-        self.pending = None
+        self.arrived, self.found = [], None
 
     def _next_level(self) -> None:
         padded = self.context.fingerprints.padded
@@ -381,9 +448,20 @@ class Partition:
         self.frontier_index = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
         self.next_rows, self.next_index = [], []
 
-    def _path(self, sequence: int, source: int, target: int) -> str:
+    def _path(self, sequence: int, source: int, target: int, what: str) -> str:
         assert self.directory is not None
-        return os.path.join(self.directory, f"{sequence}-{source}-{target}")
+        return os.path.join(self.directory, f"{sequence}-{source}-{target}-{what}")
+
+    def _write(self, sequence: int, source: int, target: int, data: object, what: str) -> None:
+        with open(self._path(sequence, source, target, what), "wb") as out:
+            pickle.dump(data, out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _read(self, sequence: int, source: int, target: int, what: str) -> Any:
+        path = self._path(sequence, source, target, what)
+        with open(path, "rb") as data:
+            result = pickle.load(data)
+        os.unlink(path)
+        return result
 
 
 class WorkerError(RuntimeError):

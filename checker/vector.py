@@ -20,10 +20,8 @@ helper names only.
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -250,12 +248,16 @@ _ALLOWED = {"def", "return", "if", "else", "and", "or", "not", "is", "None", "Tr
 _GENERATED = re.compile(r"^(?:[cgor]\d+|v\d+|C0)$")
 
 
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*|(?<=\.)[A-Za-z_]\w*")  # names, attribute names included (not digits' suffixes)
+
+
 def _check_generated(source: str) -> None:
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.NAME and token.string not in _ALLOWED and not _GENERATED.match(token.string):
-            raise AssertionError(f"generated vector code contains an unexpected name {token.string!r}")
-        if token.type in (tokenize.STRING, tokenize.COMMENT):
-            raise AssertionError("generated vector code contains a string or comment")
+    """The generated code uses only the names it may (a regular expression: much faster than tokenize)."""
+    if any(quote in source for quote in "'\"#"):
+        raise AssertionError("generated vector code contains a string or comment")
+    for name in set(_NAME.findall(source)):
+        if name not in _ALLOWED and not _GENERATED.match(name):
+            raise AssertionError(f"generated vector code contains an unexpected name {name!r}")
 
 
 # ---------------------------------------------------------------- expressions

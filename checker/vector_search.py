@@ -156,7 +156,8 @@ class _Search:
         new = 0
         for number, (start, stop) in enumerate(self._chunks(level_start, level)):
             self._expand(start, stop, new_level=number == 0)
-            absorbed = self.pool.call("absorb", [(self.sequence, list(self.invariants))] * self.workers)
+            self.pool.call("judge", [(self.sequence,)] * self.workers)
+            absorbed = self.pool.call("collect", [(self.sequence, list(self.invariants))] * self.workers)
             new += self._record(absorbed)
             self._tick(level_start + level - stop)
             if self._stopped():
@@ -178,8 +179,9 @@ class _Search:
         self.distinct += len(order)
         if self.workers == 1:
             self.settle = [np.arange(first_index, first_index + len(absorbed[0].order), dtype=np.int64)]
-        else:
-            self.settle = [first_index + np.searchsorted(order, a.order) for a in absorbed]
+        else:  # each worker holds the new states it owns: their indices, in discovery order
+            owners = np.concatenate([a.owners for a in absorbed])[np.argsort(np.concatenate([a.order for a in absorbed]))]
+            self.settle = [first_index + np.flatnonzero(owners == w) for w in range(self.workers)]
         if any(a.error for a in absorbed):
             self._check_exactly(absorbed, len(order), first_index)
         else:
@@ -200,7 +202,7 @@ class _Search:
     def _check_exactly(self, absorbed: list[Absorbed], kept: int, first_index: int) -> None:
         """Some worker's invariant check raised: check the chunk's new states here, in discovery order."""
         assert self.pool is not None
-        rows = np.concatenate(self.pool.call("pending_rows", [()] * self.workers))
+        rows = np.concatenate(self.pool.call("found_rows", [()] * self.workers))
         order = np.argsort(np.concatenate([a.order for a in absorbed]))
         self._check(int64_columns(rows[order[:kept]], self.width), first_index)
 
@@ -209,7 +211,7 @@ class _Search:
         assert self.pool is not None
         for number, (start, stop) in enumerate(self._chunks(level_start, level)):
             self._expand(start, stop, new_level=number == 0)
-            if any(self.pool.call("absorb", [(self.sequence, [], True)] * self.workers)):
+            if any(self.pool.call("judge", [(self.sequence, True)] * self.workers)):
                 return True
         return False
 
