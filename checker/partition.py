@@ -20,6 +20,8 @@ Worker 0 is the coordinating process itself, so two workers keep two cores busy.
 from __future__ import annotations
 
 import contextlib
+import math
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -281,6 +283,62 @@ def _merge_shares(shares: list[Share]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return keys, np.array(senders, dtype=np.int64)[which], position
 
 
+class _Mailbox:
+    """Arrays one worker sends another, through a file both map (memory-backed under /dev/shm).
+
+    The file is reused for every message of its kind, so sending is one copy into pages already
+    there and receiving is a view: no pickling, no new file per chunk. The protocol guarantees a
+    message is read before the next one of its kind is written (the phases are separated by the
+    coordinator's round trips). A header names the chunk, so a message read out of turn is caught.
+    """
+
+    _HEADER = 4096
+    _ALIGN = 64
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.view = np.zeros(0, dtype=np.uint8)
+
+    def _map(self, size: int) -> None:
+        """Map at least `size` bytes of the file (growing it when the sender needs more)."""
+        if len(self.view) >= size:
+            return
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            size = max(size, os.fstat(descriptor).st_size)
+            if os.fstat(descriptor).st_size < size:
+                os.ftruncate(descriptor, size)
+            self.view = np.frombuffer(mmap.mmap(descriptor, size), dtype=np.uint8)
+        finally:
+            os.close(descriptor)
+
+    def send(self, sequence: int, arrays: list[np.ndarray]) -> None:
+        layout = []
+        offset = self._HEADER
+        for array in arrays:
+            layout.append((array.dtype.str, array.shape, offset))
+            offset += -(-array.nbytes // self._ALIGN) * self._ALIGN
+        header = pickle.dumps((sequence, offset, layout))
+        if len(header) > self._HEADER - 8:
+            raise WorkerError("a message header outgrew its room")
+        self._map(max(offset, self._HEADER) * 5 // 4)  # some room to grow without remapping every chunk
+        for array, (_, _, start) in zip(arrays, layout, strict=True):
+            self.view[start:start + array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        self.view[8:8 + len(header)] = np.frombuffer(header, dtype=np.uint8)
+        self.view[:8] = np.frombuffer(len(header).to_bytes(8, "little"), dtype=np.uint8)
+
+    def receive(self, sequence: int) -> list[np.ndarray]:
+        """The arrays of the last message (views: valid until the next message of this kind)."""
+        self._map(self._HEADER)
+        length = int.from_bytes(self.view[:8].tobytes(), "little")
+        sent, size, layout = pickle.loads(self.view[8:8 + length].tobytes())
+        if sent != sequence:
+            raise WorkerError(f"expected a message of chunk {sequence}, found one of chunk {sent}")
+        self._map(size)
+        return [self.view[start:start + math.prod(shape) * np.dtype(dtype).itemsize].view(np.dtype(dtype)).reshape(shape)
+                for dtype, shape, start in layout]
+
+
 @dataclass
 class Absorbed:
     """What a worker reports of the new states it found in a chunk."""
@@ -316,11 +374,15 @@ class Partition:
         self.sent: list[np.ndarray] = []  # for each owner, the positions of the candidates it was sent
         self.own: Share | None = None  # the share this worker owns of its own candidates
         self.verdict: np.ndarray | None = None  # which of the candidates this worker sent itself are new
+        self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
 
     def owners(self, keys: np.ndarray, compact: np.ndarray) -> np.ndarray:
-        if keys.dtype == np.uint64:
-            return keys % np.uint64(self.count)
-        return self.context.fingerprints.raw(compact) % np.uint64(self.count)  # exact keys: route by hash
+        """The worker that owns each key (uint8)."""
+        if keys.dtype != np.uint64:
+            keys = self.context.fingerprints.raw(compact)  # exact keys: route by the rows' hash
+        if self.count & (self.count - 1) == 0:
+            return (keys & np.uint64(self.count - 1)).astype(np.uint8)
+        return (keys % np.uint64(self.count)).astype(np.uint8)
 
     def seed(self, compact: np.ndarray, keys: np.ndarray) -> None:
         """Take the initial states this worker owns (their discovery indices are their positions)."""
@@ -328,14 +390,14 @@ class Partition:
         self.visited.add(keys[mine])
         self.next_rows, self.next_index = [compact[mine]], [mine.astype(np.int64)]  # the first level
 
-    def expand(self, sequence: int, start: int, stop: int, settle: np.ndarray | None,
+    def expand(self, sequence: int, start: int, stop: int, settle: tuple[int, np.ndarray | None] | None,
                new_level: bool) -> tuple[int, np.ndarray, bool]:
         """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed).
 
         The candidates stay here; their owners get only their keys and order keys.
         """
         if settle is not None:
-            self._settle(settle)
+            self._settle(*settle)
         if new_level:
             self._next_level()
         low, high = np.searchsorted(self.frontier_index, [start, stop])
@@ -350,7 +412,7 @@ class Partition:
             if owner == self.me:
                 self.own = share
             else:
-                self._write(sequence, self.me, owner, share, "keys")
+                self._mailbox(self.me, owner, "keys").send(sequence, [share.keys, share.order])
         return work.generated, work.fired, False
 
     def judge(self, sequence: int, dry: bool = False) -> bool:
@@ -359,7 +421,7 @@ class Partition:
         A dry run (is any successor new?) changes nothing. The answer: whether any candidate is new.
         """
         assert self.own is not None
-        shares = [self.own if sender == self.me else self._read(sequence, sender, self.me, "keys")
+        shares = [self.own if sender == self.me else Share(*self._mailbox(sender, self.me, "keys").receive(sequence))
                   for sender in range(self.count)]
         self.own = None
         keys, sender, position = _merge_shares(shares)
@@ -372,13 +434,13 @@ class Partition:
             if other == self.me:
                 self.verdict = fresh
             else:
-                self._write(sequence, self.me, other, fresh, "verdict")
+                self._mailbox(self.me, other, "verdict").send(sequence, [fresh])
         return bool(unseen.any())
 
     def collect(self, sequence: int, invariants: list[int]) -> Absorbed:
         """Phase 3: the new states this worker found, in discovery order: check them, send each to its owner."""
         assert self.work is not None and self.verdict is not None
-        verdicts = [self.verdict if owner == self.me else self._read(sequence, owner, self.me, "verdict")
+        verdicts = [self.verdict if owner == self.me else self._mailbox(owner, self.me, "verdict").receive(sequence)[0]
                     for owner in range(self.count)]
         positions = np.concatenate([sent[fresh] for sent, fresh in zip(self.sent, verdicts, strict=True)])
         order = self.order[positions]
@@ -393,7 +455,7 @@ class Partition:
                 if owner == self.me:
                     self.arrived = [(order[mine], rows[mine])]
                 else:
-                    self._write(sequence, self.me, owner, (order[mine], rows[mine]), "rows")
+                    self._mailbox(self.me, owner, "rows").send(sequence, [order[mine], rows[mine]])
         else:
             self.arrived = [(order, rows)]
         self.work, self.verdict, self.found, self.found_in = None, None, rows, sequence
@@ -428,15 +490,19 @@ class Partition:
     def visited_bytes(self) -> int:
         return self.visited.nbytes()
 
-    def _settle(self, indices: np.ndarray) -> None:
-        """The last chunk's new states got their discovery indices: the rows this worker owns join its next frontier."""
-        arrived = self.arrived + [self._read(self.found_in, sender, self.me, "rows")
+    def _settle(self, first_index: int, owners: np.ndarray | None) -> None:
+        """The last chunk's new states got their discovery indices (from `first_index` on, `owners` saying
+        whose each is): the rows this worker owns join its next frontier, in discovery order."""
+        arrived = self.arrived + [tuple(self._mailbox(sender, self.me, "rows").receive(self.found_in))
                                   for sender in range(self.count) if sender != self.me]
-        order = np.concatenate([o for o, _ in arrived])
-        rows = np.concatenate([r for _, r in arrived]) if len(arrived) > 1 else arrived[0][1]
-        assert len(order) == len(indices)
-        if len(arrived) > 1:
-            rows = take_rows(rows, np.argsort(order))
+        if owners is None:
+            order, rows = arrived[0]
+            indices = np.arange(first_index, first_index + len(order), dtype=np.int64)
+        else:
+            order = np.concatenate([o for o, _ in arrived])
+            rows = take_rows(np.concatenate([r for _, r in arrived]), np.argsort(order))
+            indices = first_index + np.flatnonzero(owners == self.me)
+        assert len(indices) == len(rows)
         self.next_rows.append(rows)
         self.next_index.append(indices)
         self.arrived, self.found = [], None
@@ -448,20 +514,12 @@ class Partition:
         self.frontier_index = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
         self.next_rows, self.next_index = [], []
 
-    def _path(self, sequence: int, source: int, target: int, what: str) -> str:
-        assert self.directory is not None
-        return os.path.join(self.directory, f"{sequence}-{source}-{target}-{what}")
-
-    def _write(self, sequence: int, source: int, target: int, data: object, what: str) -> None:
-        with open(self._path(sequence, source, target, what), "wb") as out:
-            pickle.dump(data, out, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def _read(self, sequence: int, source: int, target: int, what: str) -> Any:
-        path = self._path(sequence, source, target, what)
-        with open(path, "rb") as data:
-            result = pickle.load(data)
-        os.unlink(path)
-        return result
+    def _mailbox(self, source: int, target: int, kind: str) -> _Mailbox:
+        key = (source, target, kind)
+        if key not in self.mailboxes:
+            assert self.directory is not None
+            self.mailboxes[key] = _Mailbox(os.path.join(self.directory, f"{source}-{target}-{kind}"))
+        return self.mailboxes[key]
 
 
 class WorkerError(RuntimeError):

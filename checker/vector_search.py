@@ -87,7 +87,7 @@ class _Search:
         self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base)
         self.pool: Workers | None = None
         self.sequence = 0  # chunks asked for so far: names the files the workers exchange
-        self.settle: list[np.ndarray] | None = None  # discovery indices of the last chunk's new rows, per worker
+        self.settle: list[tuple[int, np.ndarray | None]] | None = None  # where the last chunk's new states go
         self.visited_bytes = 0
 
     # -- the search
@@ -167,7 +167,15 @@ class _Search:
     def _record(self, absorbed: list[Absorbed]) -> int:
         """Put the workers' new states in discovery order: link them, tell each its indices, check the limits."""
         first_index = self.distinct
-        order = absorbed[0].order if self.workers == 1 else np.sort(np.concatenate([a.order for a in absorbed]))
+        owners = None
+        if self.workers == 1:
+            order = absorbed[0].order
+        else:  # each worker's order keys ascend: a stable sort merges them
+            found = np.concatenate([a.order for a in absorbed])
+            merged = np.argsort(found, kind="stable")
+            order = found[merged]
+            owners = np.concatenate([a.owners for a in absorbed])[merged]
+        self.settle = [(first_index, owners)] * self.workers  # each worker holds the new states it owns
         if self.options.max_states is not None and self.distinct + len(order) > self.options.max_states:
             order = order[:max(0, self.options.max_states - self.distinct)]
             self.incomplete = f"state limit {self.options.max_states:,} reached"
@@ -177,11 +185,6 @@ class _Search:
             self.parents.append((order & _PARENT_MASK).astype(np.uint32))
             self.moves.append((order >> 32).astype(self.move_dtype))
         self.distinct += len(order)
-        if self.workers == 1:
-            self.settle = [np.arange(first_index, first_index + len(absorbed[0].order), dtype=np.int64)]
-        else:  # each worker holds the new states it owns: their indices, in discovery order
-            owners = np.concatenate([a.owners for a in absorbed])[np.argsort(np.concatenate([a.order for a in absorbed]))]
-            self.settle = [first_index + np.flatnonzero(owners == w) for w in range(self.workers)]
         if any(a.error for a in absorbed):
             self._check_exactly(absorbed, len(order), first_index)
         else:
