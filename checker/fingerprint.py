@@ -156,9 +156,18 @@ class Fingerprints:
         return out
 
     def __call__(self, compact: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
-        """The orbit-least fingerprint (`raw`, when given, is `self.raw(compact)`, already computed)."""
-        if self.orbit is not None:
-            return self.orbit(compact)
+        """The orbit-least fingerprint (`raw`, when given, is `self.raw(compact)`, already computed).
+
+        A least value is far from uniform (most are small), so it goes through a bijective mix: the
+        fingerprints stay as distinct as they were, and workers can own equal ranges of them.
+        """
+        if self.orbit is None and not self.plans:
+            return self.raw(compact) if raw is None else raw  # no symmetry: uniform already
+        least = self.orbit(compact) if self.orbit is not None else self._least(compact, raw)
+        with np.errstate(over="ignore"):
+            return _mix(least)
+
+    def _least(self, compact: np.ndarray, raw: np.ndarray | None) -> np.ndarray:
         best = self.raw(compact) if raw is None else raw.copy()
         with np.errstate(over="ignore"):
             for start in range(0, len(compact), _HASH_BLOCK):
@@ -172,6 +181,16 @@ class Fingerprints:
                         permuted[:, column] = table[permuted[:, column]]
                     np.minimum(least, self._hash(permuted), out=least)
         return best
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of 64-bit values that spreads every input bit over all output bits."""
+    h = h ^ (h >> np.uint64(30))
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> _S31
+    return h
 
 
 class _OrbitHash:

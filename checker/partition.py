@@ -20,6 +20,7 @@ Worker 0 is the coordinating process itself, so two workers keep two cores busy.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import mmap
 import multiprocessing
@@ -64,6 +65,8 @@ class Visited:
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         found = np.zeros(len(keys), dtype=bool)
+        if not len(keys):
+            return found  # (an empty chunk's keys may not even have the runs' type)
         for run in self.runs:
             found |= self._member(keys, run)
         return found
@@ -248,12 +251,21 @@ def take_rows(rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return whole[positions].view(rows.dtype).reshape(len(positions), rows.shape[1])
 
 
-def _split(work: ChunkWork, owners: np.ndarray | None, count: int) -> list[np.ndarray]:
-    """For each worker, the positions of the candidates whose keys it owns, in ascending key order."""
-    if owners is None:
-        return [work.by_key]
-    owner_by_key = owners[work.by_key]
-    return [work.by_key[owner_by_key == owner] for owner in range(count)]
+def _split(work: ChunkWork, order: np.ndarray, partition: Partition) -> list[tuple[np.ndarray, Share]]:
+    """For each worker, the positions of the candidates whose keys it owns and their share, in ascending key order."""
+    by_key = work.by_key
+    if partition.count == 1:
+        return [(by_key, Share(work.keys[by_key], order[by_key]))]
+    if work.keys.dtype == np.uint64:  # owners hold ranges of keys: the ascending keys are cut, not filtered
+        ascending, ordered = work.keys[by_key], order[by_key]
+        cuts = [0, *np.searchsorted(ascending, partition.bounds).tolist(), len(by_key)]
+        return [(by_key[a:b], Share(ascending[a:b], ordered[a:b])) for a, b in itertools.pairwise(cuts)]
+    owner_by_key = partition.owners(work.keys, work.compact)[by_key]
+    split = []
+    for owner in range(partition.count):
+        positions = by_key[owner_by_key == owner]
+        split.append((positions, Share(work.keys[positions], order[positions])))
+    return split
 
 
 def _merge_shares(shares: list[Share]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -375,14 +387,13 @@ class Partition:
         self.own: Share | None = None  # the share this worker owns of its own candidates
         self.verdict: np.ndarray | None = None  # which of the candidates this worker sent itself are new
         self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
+        self.bounds = np.array([(w << 64) // count for w in range(1, count)], dtype=np.uint64)  # fingerprints are uniform
 
     def owners(self, keys: np.ndarray, compact: np.ndarray) -> np.ndarray:
-        """The worker that owns each key (uint8)."""
+        """The worker that owns each key (uint8): worker w owns the keys from `bounds[w - 1]` up to `bounds[w]`."""
         if keys.dtype != np.uint64:
             keys = self.context.fingerprints.raw(compact)  # exact keys: route by the rows' hash
-        if self.count & (self.count - 1) == 0:
-            return (keys & np.uint64(self.count - 1)).astype(np.uint8)
-        return (keys % np.uint64(self.count)).astype(np.uint8)
+        return np.searchsorted(self.bounds, keys, side="right").astype(np.uint8)
 
     def seed(self, compact: np.ndarray, keys: np.ndarray) -> None:
         """Take the initial states this worker owns (their discovery indices are their positions)."""
@@ -406,9 +417,9 @@ class Partition:
             return 0, work.fired, True
         self.work = work
         self.order = order_keys(work.moves, work.parents)
-        self.sent = _split(work, self.owners(work.keys, work.compact) if self.count > 1 else None, self.count)
-        for owner, positions in enumerate(self.sent):
-            share = Share(work.keys[positions], self.order[positions])
+        split = _split(work, self.order, self)
+        self.sent = [positions for positions, _ in split]
+        for owner, (_, share) in enumerate(split):
             if owner == self.me:
                 self.own = share
             else:
