@@ -109,25 +109,45 @@ class WorkContext:
     width: int
     move_base: np.ndarray
     sink: Sink = field(default_factory=Sink)  # each process's own successor buffer
-    canonicalised: Visited = field(default_factory=Visited)  # raw keys of rows this process canonicalised
+    canonicalised: Visited = field(default_factory=Visited)  # raw keys of rows canonicalised (here or by others)
+    recorded: list[np.ndarray] = field(default_factory=list)  # raw keys this process canonicalised, not yet shared
+    share: bool = False  # whether other workers are told of them
 
 
-def _not_canonicalised_before(seen: Visited, raw: np.ndarray, by_key: np.ndarray) -> np.ndarray:
-    """Which candidates (by raw key, distinct) this process has not canonicalised in an earlier chunk.
+def _not_canonicalised_before(context: WorkContext, raw: np.ndarray, by_key: np.ndarray) -> np.ndarray:
+    """Which candidates (by raw key, distinct) no worker is known to have canonicalised in an earlier
+    chunk (workers tell each other the raw keys they canonicalised, chunk by chunk).
 
     A row canonicalised before had its orbit key checked against its owner's visited set and added
     to it (or the search stopped right after), so it cannot be new again: skipping it changes
     nothing but the time. Most candidates are such rows, and canonicalising is what costs most
     under symmetry. The memory is bounded: past `_CANONICALISED_LIMIT` keys the record starts afresh.
     """
+    seen = context.canonicalised
     ascending = raw[by_key]
     new = ~seen.contains(ascending)  # sorted queries: each run is walked once
-    if seen.count > _CANONICALISED_LIMIT:
-        seen.runs, seen.count = [], 0
-    seen.add(ascending[new], presorted=True)
+    _remember(seen, ascending[new])
+    if context.share:
+        context.recorded.append(ascending[new])
     unknown = np.empty(len(raw), dtype=bool)
     unknown[by_key] = new
     return unknown
+
+
+def _remember(seen: Visited, ascending: np.ndarray) -> None:
+    if seen.count > _CANONICALISED_LIMIT:
+        seen.runs, seen.count = [], 0
+    seen.add(ascending, presorted=True)
+
+
+def _learn_canonicalised(context: WorkContext, raw: list[np.ndarray]) -> None:
+    """Other workers' canonicalised raw keys join this process's record (a key it knows already is
+    kept twice, which costs a little room and nothing else)."""
+    keys = np.concatenate(raw)
+    if len(keys) and not (len(raw) == 1 and bool((keys[1:] > keys[:-1]).all())):  # one chunk's keys: sorted already
+        keys = np.unique(keys)
+    if len(keys):
+        _remember(context.canonicalised, keys)
 
 
 def int64_columns(rows: np.ndarray, width: int) -> np.ndarray:
@@ -203,7 +223,7 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray) -> 
     candidates = first if valid is None else valid[first]
     keys = keys[first]
     if fingerprints.orbit is not None and not context.exact:
-        unknown = _not_canonicalised_before(context.canonicalised, keys, by_key)
+        unknown = _not_canonicalised_before(context, keys, by_key)
         candidates, keys = candidates[unknown], keys[unknown]
     rows = successors[candidates]
     if fingerprints.plans and not context.exact:
@@ -387,6 +407,8 @@ class Partition:
         self.own: Share | None = None  # the share this worker owns of its own candidates
         self.verdict: np.ndarray | None = None  # which of the candidates this worker sent itself are new
         self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
+        self.raw_unread = False  # other workers' canonicalised raw keys wait in the mailboxes
+        self.shares_canonicalised = context.share and context.fingerprints.orbit is not None and not context.exact
         self.bounds = np.array([(w << 64) // count for w in range(1, count)], dtype=np.uint64)  # fingerprints are uniform
 
     def owners(self, keys: np.ndarray, compact: np.ndarray) -> np.ndarray:
@@ -411,6 +433,10 @@ class Partition:
             self._settle(*settle)
         if new_level:
             self._next_level()
+        if self.raw_unread:
+            self.raw_unread = False
+            _learn_canonicalised(self.context, [self._mailbox(other, self.me, "raw").receive(self.found_in)[0]
+                                                for other in range(self.count) if other != self.me])
         low, high = np.searchsorted(self.frontier_index, [start, stop])
         work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high])
         if work.failed:
@@ -470,6 +496,13 @@ class Partition:
         else:
             self.arrived = [(order, rows)]
         self.work, self.verdict, self.found, self.found_in = None, None, rows, sequence
+        if self.shares_canonicalised:
+            recorded = np.concatenate(self.context.recorded) if self.context.recorded else np.zeros(0, dtype=np.uint64)
+            self.context.recorded.clear()
+            for other in range(self.count):
+                if other != self.me:
+                    self._mailbox(self.me, other, "raw").send(sequence, [recorded])
+            self.raw_unread = True
         return Absorbed(order, *self._check(rows, order, invariants), owners=owners)
 
     def _check(self, rows: np.ndarray, order: np.ndarray, invariants: list[int]) -> tuple[dict[int, int], bool]:

@@ -84,7 +84,7 @@ class _Search:
         self.violations: list[Violation] = []
         self.incomplete: str | None = None
         self.clock = SearchClock(options)
-        self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base)
+        self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base, share=workers > 1)
         self.pool: Workers | None = None
         self.sequence = 0  # chunks asked for so far: names the files the workers exchange
         self.settle: list[tuple[int, np.ndarray | None]] | None = None  # where the last chunk's new states go
