@@ -461,18 +461,19 @@ class Partition:
         shares = [self.own if sender == self.me else Share(*self._mailbox(sender, self.me, "keys").receive(sequence))
                   for sender in range(self.count)]
         self.own = None
-        keys, sender, position = _merge_shares(shares)
-        unseen = ~self.visited.contains(keys)  # sorted queries: searchsorted walks each run once
+        # the visited set first (each share's keys ascend already), then duplicates among the unseen only
+        unseen = [np.flatnonzero(~self.visited.contains(share.keys)) for share in shares]
         if dry:
-            return bool(unseen.any())
-        self.visited.add(keys[unseen], presorted=True)
+            return any(len(u) for u in unseen)
+        keys, sender, position = _merge_shares([Share(s.keys[u], s.order[u]) for s, u in zip(shares, unseen, strict=True)])
+        self.visited.add(keys, presorted=True)
         for other in range(self.count):
-            fresh = position[unseen & (sender == other)] if self.count > 1 else position[unseen]
+            fresh = unseen[other][position[sender == other]] if self.count > 1 else unseen[0][position]
             if other == self.me:
                 self.verdict = fresh
             else:
                 self._mailbox(self.me, other, "verdict").send(sequence, [fresh])
-        return bool(unseen.any())
+        return bool(len(keys))
 
     def collect(self, sequence: int, invariants: list[int]) -> Absorbed:
         """Phase 3: the new states this worker found, in discovery order: check them, send each to its owner."""
