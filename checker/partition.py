@@ -373,20 +373,15 @@ class _Mailbox:
 
 @dataclass
 class Absorbed:
-    """What a worker reports of the new states it found in a chunk."""
+    """What a worker reports of the new states it owns in a chunk."""
 
     order: np.ndarray  # order keys of the new states, ascending
     failing: dict[int, int]  # invariant index -> order key of its first new state that violates it
     error: bool = False  # an invariant raised a spec error; the coordinator re-evaluates exactly
-    owners: np.ndarray | None = None  # the worker that owns each new state (None: one worker)
 
 
 class Partition:
-    """One worker's share: the keys of the states it owns, the frontier rows it holds and their indices.
-
-    A new state's row stays with the worker that found it (only keys travel): it expands the state
-    at the next level, whichever worker owns its key.
-    """
+    """One worker's share: the keys of the states it owns, their frontier rows and discovery indices."""
 
     def __init__(self, context: WorkContext, me: int, count: int, directory: str | None) -> None:
         self.context = context
@@ -398,16 +393,10 @@ class Partition:
         self.frontier_index = np.zeros(0, dtype=np.int64)
         self.next_rows: list[np.ndarray] = []
         self.next_index: list[np.ndarray] = []
-        self.arrived: list[tuple[np.ndarray, np.ndarray]] = []  # (order keys, rows) of new states this worker owns
-        self.found: np.ndarray | None = None  # the new rows this worker found in the last chunk
-        self.found_in = 0  # that chunk's sequence number
-        self.work: ChunkWork | None = None  # the chunk's candidates this worker found (they stay here)
-        self.order = np.zeros(0, dtype=np.int64)  # their order keys
-        self.sent: list[np.ndarray] = []  # for each owner, the positions of the candidates it was sent
-        self.own: Share | None = None  # the share this worker owns of its own candidates
-        self.verdict: np.ndarray | None = None  # which of the candidates this worker sent itself are new
+        self.pending: np.ndarray | None = None  # the last chunk's new rows, in discovery order, waiting for indices
+        self.own: tuple[Share, np.ndarray, np.ndarray] | None = None  # the candidates found here and owned here
         self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
-        self.raw_unread = False  # other workers' canonicalised raw keys wait in the mailboxes
+        self.raw_unread = 0  # the chunk whose canonicalised raw keys other workers have sent (0: none unread)
         self.shares_canonicalised = context.share and context.fingerprints.orbit is not None and not context.exact
         self.bounds = np.array([(w << 64) // count for w in range(1, count)], dtype=np.uint64)  # fingerprints are uniform
 
@@ -427,84 +416,66 @@ class Partition:
                new_level: bool) -> tuple[int, np.ndarray, bool]:
         """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed).
 
-        The candidates stay here; their owners get only their keys and order keys.
+        Each other worker is sent the candidates it owns: keys, order keys and rows.
         """
         if settle is not None:
             self._settle(*settle)
         if new_level:
             self._next_level()
         if self.raw_unread:
-            self.raw_unread = False
-            _learn_canonicalised(self.context, [self._mailbox(other, self.me, "raw").receive(self.found_in)[0]
+            _learn_canonicalised(self.context, [self._mailbox(other, self.me, "raw").receive(self.raw_unread)[0]
                                                 for other in range(self.count) if other != self.me])
+            self.raw_unread = 0
         low, high = np.searchsorted(self.frontier_index, [start, stop])
         work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high])
         if work.failed:
             return 0, work.fired, True
-        self.work = work
-        self.order = order_keys(work.moves, work.parents)
-        split = _split(work, self.order, self)
-        self.sent = [positions for positions, _ in split]
-        for owner, (_, share) in enumerate(split):
+        for owner, (positions, share) in enumerate(_split(work, order_keys(work.moves, work.parents), self)):
             if owner == self.me:
-                self.own = share
+                self.own = (share, work.compact, positions)
             else:
-                self._mailbox(self.me, owner, "keys").send(sequence, [share.keys, share.order])
+                self._mailbox(self.me, owner, "candidates").send(
+                    sequence, [share.keys, share.order, take_rows(work.compact, positions)])
         return work.generated, work.fired, False
 
-    def judge(self, sequence: int, dry: bool = False) -> bool:
-        """Phase 2: which candidates whose keys this worker owns are new; each sender is told which of its.
+    def absorb(self, sequence: int, invariants: list[int], dry: bool = False) -> Absorbed | bool:
+        """Phase 2: keep the new states among the candidates this worker owns, in discovery order; check them.
 
-        A dry run (is any successor new?) changes nothing. The answer: whether any candidate is new.
+        A dry run (is any successor new?) changes nothing and answers with a bool.
         """
         assert self.own is not None
-        shares = [self.own if sender == self.me else Share(*self._mailbox(sender, self.me, "keys").receive(sequence))
-                  for sender in range(self.count)]
+        own, own_rows, own_at = self.own
         self.own = None
+        shares, rows, at = [], [], []
+        for sender in range(self.count):
+            if sender == self.me:
+                shares.append(own), rows.append(own_rows), at.append(own_at)
+            else:
+                keys, order, candidates = self._mailbox(sender, self.me, "candidates").receive(sequence)
+                shares.append(Share(keys, order)), rows.append(candidates), at.append(None)
+        if self.shares_canonicalised:  # sent now: the last message of this kind was read at this chunk's expand
+            recorded = np.concatenate(self.context.recorded) if self.context.recorded else np.zeros(0, dtype=np.uint64)
+            self.context.recorded.clear()
+            for other in range(self.count):
+                if other != self.me:
+                    self._mailbox(self.me, other, "raw").send(sequence, [recorded])
+            self.raw_unread = sequence
         # the visited set first (each share's keys ascend already), then duplicates among the unseen only
         unseen = [np.flatnonzero(~self.visited.contains(share.keys)) for share in shares]
         if dry:
             return any(len(u) for u in unseen)
         keys, sender, position = _merge_shares([Share(s.keys[u], s.order[u]) for s, u in zip(shares, unseen, strict=True)])
         self.visited.add(keys, presorted=True)
+        found_order, found_rows = [], []
         for other in range(self.count):
             fresh = unseen[other][position[sender == other]] if self.count > 1 else unseen[0][position]
-            if other == self.me:
-                self.verdict = fresh
-            else:
-                self._mailbox(self.me, other, "verdict").send(sequence, [fresh])
-        return bool(len(keys))
-
-    def collect(self, sequence: int, invariants: list[int]) -> Absorbed:
-        """Phase 3: the new states this worker found, in discovery order: check them, send each to its owner."""
-        assert self.work is not None and self.verdict is not None
-        verdicts = [self.verdict if owner == self.me else self._mailbox(owner, self.me, "verdict").receive(sequence)[0]
-                    for owner in range(self.count)]
-        positions = np.concatenate([sent[fresh] for sent, fresh in zip(self.sent, verdicts, strict=True)])
-        order = self.order[positions]
+            found_order.append(shares[other].order[fresh])
+            found_rows.append(take_rows(rows[other], fresh if at[other] is None else at[other][fresh]))
+        order = np.concatenate(found_order)
         discovery = np.argsort(order)  # the new states in the order one worker would have found them
-        order, positions = order[discovery], positions[discovery]
-        rows = take_rows(self.work.compact, positions)
-        owners = None
-        if self.count > 1:
-            owners = self.owners(self.work.keys[positions], rows)
-            for owner in range(self.count):
-                mine = owners == owner
-                if owner == self.me:
-                    self.arrived = [(order[mine], rows[mine])]
-                else:
-                    self._mailbox(self.me, owner, "rows").send(sequence, [order[mine], rows[mine]])
-        else:
-            self.arrived = [(order, rows)]
-        self.work, self.verdict, self.found, self.found_in = None, None, rows, sequence
-        if self.shares_canonicalised:
-            recorded = np.concatenate(self.context.recorded) if self.context.recorded else np.zeros(0, dtype=np.uint64)
-            self.context.recorded.clear()
-            for other in range(self.count):
-                if other != self.me:
-                    self._mailbox(self.me, other, "raw").send(sequence, [recorded])
-            self.raw_unread = True
-        return Absorbed(order, *self._check(rows, order, invariants), owners=owners)
+        order = order[discovery]
+        self.pending = take_rows(np.concatenate(found_rows) if self.count > 1 else found_rows[0], discovery)
+        return Absorbed(order, *self._check(self.pending, order, invariants))
 
     def _check(self, rows: np.ndarray, order: np.ndarray, invariants: list[int]) -> tuple[dict[int, int], bool]:
         """(invariant -> order key of its first violating row, whether some invariant raised a spec error)."""
@@ -527,30 +498,24 @@ class Partition:
         low, high = np.searchsorted(self.frontier_index, [start, stop])
         return self.frontier_index[low:high], self.frontier[low:high]
 
-    def found_rows(self) -> np.ndarray:
-        """The new rows the last `collect` found, in its discovery order."""
-        assert self.found is not None
-        return self.found
+    def pending_rows(self) -> np.ndarray:
+        """The new rows of the last chunk this worker owns, in discovery order."""
+        assert self.pending is not None
+        return self.pending
 
     def visited_bytes(self) -> int:
         return self.visited.nbytes()
 
     def _settle(self, first_index: int, owners: np.ndarray | None) -> None:
         """The last chunk's new states got their discovery indices (from `first_index` on, `owners` saying
-        whose each is): the rows this worker owns join its next frontier, in discovery order."""
-        arrived = self.arrived + [tuple(self._mailbox(sender, self.me, "rows").receive(self.found_in))
-                                  for sender in range(self.count) if sender != self.me]
-        if owners is None:
-            order, rows = arrived[0]
-            indices = np.arange(first_index, first_index + len(order), dtype=np.int64)
-        else:
-            order = np.concatenate([o for o, _ in arrived])
-            rows = take_rows(np.concatenate([r for _, r in arrived]), np.argsort(order))
-            indices = first_index + np.flatnonzero(owners == self.me)
-        assert len(indices) == len(rows)
-        self.next_rows.append(rows)
+        whose each is): the rows this worker owns join its next frontier."""
+        assert self.pending is not None
+        indices = (np.arange(first_index, first_index + len(self.pending), dtype=np.int64) if owners is None
+                   else first_index + np.flatnonzero(owners == self.me))
+        assert len(indices) == len(self.pending)
+        self.next_rows.append(self.pending)
         self.next_index.append(indices)
-        self.arrived, self.found = [], None
+        self.pending = None
 
     def _next_level(self) -> None:
         padded = self.context.fingerprints.padded

@@ -156,8 +156,7 @@ class _Search:
         new = 0
         for number, (start, stop) in enumerate(self._chunks(level_start, level)):
             self._expand(start, stop, new_level=number == 0)
-            self.pool.call("judge", [(self.sequence,)] * self.workers)
-            absorbed = self.pool.call("collect", [(self.sequence, list(self.invariants))] * self.workers)
+            absorbed = self.pool.call("absorb", [(self.sequence, list(self.invariants))] * self.workers)
             new += self._record(absorbed)
             self._tick(level_start + level - stop)
             if self._stopped():
@@ -174,7 +173,7 @@ class _Search:
             found = np.concatenate([a.order for a in absorbed])
             merged = np.argsort(found, kind="stable")
             order = found[merged]
-            owners = np.concatenate([a.owners for a in absorbed])[merged]
+            owners = np.repeat(np.arange(self.workers, dtype=np.uint8), [len(a.order) for a in absorbed])[merged]
         self.settle = [(first_index, owners)] * self.workers  # each worker holds the new states it owns
         if self.options.max_states is not None and self.distinct + len(order) > self.options.max_states:
             order = order[:max(0, self.options.max_states - self.distinct)]
@@ -205,7 +204,7 @@ class _Search:
     def _check_exactly(self, absorbed: list[Absorbed], kept: int, first_index: int) -> None:
         """Some worker's invariant check raised: check the chunk's new states here, in discovery order."""
         assert self.pool is not None
-        rows = np.concatenate(self.pool.call("found_rows", [()] * self.workers))
+        rows = np.concatenate(self.pool.call("pending_rows", [()] * self.workers))
         order = np.argsort(np.concatenate([a.order for a in absorbed]))
         self._check(int64_columns(rows[order[:kept]], self.width), first_index)
 
@@ -214,7 +213,7 @@ class _Search:
         assert self.pool is not None
         for number, (start, stop) in enumerate(self._chunks(level_start, level)):
             self._expand(start, stop, new_level=number == 0)
-            if any(self.pool.call("judge", [(self.sequence, True)] * self.workers)):
+            if any(self.pool.call("absorb", [(self.sequence, [], True)] * self.workers)):
                 return True
         return False
 
