@@ -1,20 +1,23 @@
 """The states one worker owns in a breadth-first search, and the worker processes.
 
-With N workers, worker w owns the states whose visited-set key is w modulo N: only it keeps their
-keys, checks their invariants and expands them at the next level. A chunk of a level (a range of
-discovery indices) is searched in two phases, every worker doing its share of each:
+With N workers, worker w owns the states whose visited-set key falls in the w-th of N equal ranges
+of 64-bit fingerprints: only it keeps their keys, checks their invariants and expands them at the
+next level. A chunk of a level (a range of discovery indices) is searched in two phases, every
+worker doing its share of each:
 
 1. `expand`: the worker expands its own frontier rows of the chunk, fingerprints the successors,
    drops duplicates among them (keeping the first in (move, parent) order, the order in which one
-   worker expanding the whole chunk meets them) and sends each other worker the candidates it owns
-   (a file per pair, in memory under /dev/shm).
-2. `absorb`: the worker merges the candidates it owns (the least (move, parent) per key, as if the
-   chunk had been expanded whole), keeps those its visited set lacks and checks their invariants.
-   It reports their order keys, `move << 32 | parent`, which the coordinator merges into the
-   chunk's discovery order, so that the indices, parent links and counterexamples are the same for
-   any number of workers.
+   worker expanding the whole chunk meets them) and sends each other worker the candidates it owns,
+   keys, order keys and rows (`_Mailbox`: a reused memory-backed file per pair and kind).
+2. `absorb`: the worker checks the candidates it owns against its visited set, keeps among the
+   unseen ones the least (move, parent) per key (as if the chunk had been expanded whole), and
+   checks their invariants. It reports their order keys, `move << 32 | parent`, which the
+   coordinator merges into the chunk's discovery order, so that the indices, parent links and
+   counterexamples are the same for any number of workers.
 
-Worker 0 is the coordinating process itself, so two workers keep two cores busy.
+Under symmetry, workers also tell each other which raw rows they canonicalised (`absorb`), so that
+none computes an orbit fingerprint another has already computed in an earlier chunk. Worker 0 is
+the coordinating process itself, so two workers keep two cores busy.
 """
 
 from __future__ import annotations

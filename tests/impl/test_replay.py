@@ -103,6 +103,25 @@ def test_each_bug_flag_reaches_its_variants_violation(flag: str, tmp_path: Path)
     assert not refused["ok"] and refused["failed_step"] >= 1 and refused["differences"], refused
 
 
+def test_a_counterexample_found_by_two_workers_is_the_same_and_replays(tmp_path: Path) -> None:
+    """Workers share the states by fingerprint (and symmetry reduces them), yet the counterexample is
+    the one a single worker finds: shortest, concrete, and a valid input to `kvolt replay`."""
+    variant, prop = FLAG_VARIANTS["adc-no-multi-attach-guard"]
+    spec = ROOT / "spec" / "mutations" / f"{variant}.kvolt"
+    documents = []
+    for workers in ("1", "2"):
+        out = tmp_path / workers
+        done = run_cli("check", str(spec), "--quiet", "--workers", workers, "--out", str(out))
+        assert done.code == 1, done.stderr
+        [trace] = out.glob("*.itf.json")
+        documents.append(json.loads(trace.read_text()))
+    assert documents[0]["states"] == documents[1]["states"]
+    assert documents[1]["#meta"]["violated"]["property"] == prop
+    replayed = run_cli("replay", str(trace), "--bug", "adc-no-multi-attach-guard", "--json")
+    assert replayed.code == 0, replayed.stdout + replayed.stderr
+    assert json.loads(replayed.stdout)["property_reached"]
+
+
 def test_every_bug_flag_has_a_variant() -> None:
     assert set(FLAG_VARIANTS) == set(BUGS)
 
