@@ -15,7 +15,7 @@ import pytest
 from kvolt.checker import fingerprint
 from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
-from kvolt.checker.explorer import Options, explore
+from kvolt.checker.explorer import ExplorationError, Options, explore
 from kvolt.checker.loader import load_text
 from kvolt.checker.partition import Visited
 from kvolt.checker.resolver import resolve
@@ -205,6 +205,43 @@ def test_workers_give_identical_results_under_every_limit(path: Path, model: str
                 (_summary(one), one.generated_states, one.incomplete_reason)
             assert [v.trace for v in many.violations] == [v.trace for v in one.violations]
             assert many_stats.visited_bytes_per_state == one_stats.visited_bytes_per_state
+
+
+RUNTIME_ERRORS = {
+    "action": """
+kind K { r: K  n: 0..3 }
+actor u {
+  action step(k: K) { require k.n < 3  k.n := k.n + 1 }
+  action follow(k: K) { require k.n == 2  k.n := k.r.n }
+}
+model m { K = 2 init k1 init k2 }
+""",
+    "invariant": """
+kind K { r: K  n: 0..3 }
+actor u { action step(k: K) { require k.n < 3  k.n := k.n + 1 } }
+invariant followed: forall k: K | k.n < 2 or k.r.n == 0
+model m { K = 2 init k1 init k2 }
+""",
+    "constraint": """
+kind K { r: K  n: 0..3  b: bool }
+actor u { action step(k: K) { require k.n < 3  k.n := k.n + 1 } }
+model m { K = 2 init k1 init k2 constraint forall k: K | k.n < 2 or k.r.b }
+""",
+}
+
+
+@pytest.mark.parametrize("where", sorted(RUNTIME_ERRORS))
+def test_a_runtime_error_is_reported_alike_by_one_and_two_workers(where: str) -> None:
+    """A spec error found in some worker's share is re-evaluated exactly: same message, place and trace."""
+    spec = resolve(load_text(RUNTIME_ERRORS[where], f"{where}.kvolt"))
+    compiled = compile_model(spec, spec.models[0])
+    reports = []
+    for workers in (1, 2):
+        with pytest.raises(ExplorationError) as caught:
+            explore_vector(compiled, Options(stop_at_first=False), chunk_rows=2, workers=workers)
+        reports.append((caught.value.message, caught.value.action, caught.value.span, caught.value.trace))
+    assert reports[0] == reports[1]
+    assert len(reports[0][3]) >= 2  # found past the initial states, with the trace that leads there
 
 
 def test_exact_search_on_two_workers_gives_identical_results() -> None:

@@ -397,3 +397,16 @@ model m { __class__ = 1 init __class__1 }
         explore(compile_model(spec, model), Options())
     assert "'eval' of none" in caught.value.message
     assert reference.explore(spec, model).error_kinds == {"none"}
+
+
+@pytest.mark.parametrize("source", ["def v1(F):\n    return __import__\n", "def v1(F):\n    return F.__class__\n",
+                                    "def v1(F):\n    return 'x'\n", "def v1(F):\n    return F  # note\n",
+                                    "def v1(F):\n    return os.system\n"])
+def test_the_vector_compilers_own_check_refuses_foreign_names_and_text(source: str) -> None:
+    """checker/vector.py checks what it generates with a regular expression (tokenize was too slow)."""
+    with pytest.raises(AssertionError):
+        vector_module._check_generated(source)
+
+
+def test_the_vector_compilers_own_check_accepts_numbers_and_attributes() -> None:
+    vector_module._check_generated("def v1(F):\n    return (F[:, 3] == 1e5) & F.T[0] & _ones(len(F))\n")
