@@ -204,64 +204,81 @@ class _Explorer:
         return frontier
 
     def _expand_level(self, frontier: list[int]) -> list[int]:
-        """Expand one level. The loop is the engine's hot path: names are local, counts are added per
-        action, and a new state takes the slow path (`_check`) only when an invariant fails or raises."""
+        """Expand one level. The loop is the engine's hot path: names are local, every action of a
+        state is evaluated in one call, and a new state takes the slow path (`_check`) only when an
+        invariant fails or raises."""
         graph, canon, constraint = self.graph, self.canon, self.model.constraint
         allowed = self._allowed
         states, index, parents, via = graph.states, graph.index, graph.parent, graph.via
         setdefault = index.setdefault
         fired = self.fired
         limit = self.options.max_states
-        actions = [(i, a.successors, a.name) for i, a in enumerate(self.model.actions)]
+        step_all = self.model.step_all or self._step_each
         all_hold = self._all_hold()
         next_frontier: list[int] = []
         append_next = next_frontier.append
-        out: list[tuple[int, State]] = []
+        out: list[tuple[int, int, State]] = []
         new = len(states)  # the id the next new state gets
         for count, ident in enumerate(frontier):
             state = states[ident]
-            for action_index, successors, name in actions:
-                try:
-                    successors(state, out)
-                except SpecRuntimeError as error:
-                    raise self._runtime_error(error, ident, name) from None
-                if not out:
-                    continue
-                produced = len(out)
-                self.generated += produced
-                fired[action_index] += produced
-                for position, (binding, successor) in enumerate(out, 1):
-                    if constraint is not None and not allowed(successor, ident):
-                        continue
-                    key = canon(successor) if canon else successor
-                    if setdefault(key, new) != new:  # seen before (one hash of the key, not two)
-                        continue
-                    if limit is not None and new >= limit:
-                        del index[key]
-                        self._uncount(action_index, produced - position)
-                        self.incomplete = f"state limit {limit:,} reached"
-                        return next_frontier
-                    states.append(key)
-                    parents.append(ident)
-                    via.append((action_index, binding))
-                    append_next(new)
-                    new += 1
-                    try:
-                        if all_hold(key):
-                            continue
-                    except SpecRuntimeError:
-                        pass  # `_check` reports it
-                    self._check(new - 1)
-                    all_hold = self._all_hold()
-                    if self._stopped():
-                        self._uncount(action_index, produced - position)
-                        return next_frontier
+            error = None
+            try:
+                step_all(state, out)
+            except SpecRuntimeError:
                 out.clear()
+                error = self._successors_until_error(state, ident, out)
+            for position, (action_index, binding, successor) in enumerate(out, 1):
+                fired[action_index] += 1
+                if constraint is not None and not allowed(successor, ident):
+                    continue
+                key = canon(successor) if canon else successor
+                if setdefault(key, new) != new:  # seen before (one hash of the key, not two)
+                    continue
+                if limit is not None and new >= limit:
+                    del index[key]
+                    self.generated += position
+                    self.incomplete = f"state limit {limit:,} reached"
+                    return next_frontier
+                states.append(key)
+                parents.append(ident)
+                via.append((action_index, binding))
+                append_next(new)
+                new += 1
+                try:
+                    if all_hold(key):
+                        continue
+                except SpecRuntimeError:
+                    pass  # `_check` reports it
+                self._check(new - 1)
+                all_hold = self._all_hold()
+                if self._stopped():
+                    self.generated += position
+                    return next_frontier
+            self.generated += len(out)
+            out.clear()
+            if error is not None:
+                raise error
             if count % 512 == 0:
                 self._tick(len(frontier) - count + len(next_frontier))
                 if self.incomplete:
                     return next_frontier
         return next_frontier
+
+    def _step_each(self, state: State, out: list[tuple[int, int, State]]) -> None:
+        """Every action's successors, one action at a time (when the model has no all-actions function)."""
+        out.extend(self.model.successors(state))
+
+    def _successors_until_error(self, state: State, ident: int, out: list[tuple[int, int, State]]) -> ExplorationError:
+        """Some action raised on `state`: the successors of the actions before it, and the error to report."""
+        single: list[tuple[int, State]] = []
+        for action_index, action in enumerate(self.model.actions):
+            try:
+                action.successors(state, single)
+            except SpecRuntimeError as error:
+                return self._runtime_error(error, ident, action.name)
+            out.extend((action_index, binding, successor) for binding, successor in single)
+            single.clear()
+        raise AssertionError("the all-actions function raised where no single action does")
 
     def _all_hold(self) -> Callable[[State], bool]:
         """What the fast path evaluates on a new state: whether every unviolated invariant holds (it
@@ -270,11 +287,6 @@ class _Explorer:
             return self.model.all_hold
         holds = [i.holds for i in self.invariants]
         return lambda state: all(h(state) for h in holds)
-
-    def _uncount(self, action_index: int, unprocessed: int) -> None:
-        """The search stops inside an action's successors: those not looked at were never generated."""
-        self.generated -= unprocessed
-        self.fired[action_index] -= unprocessed
 
     def _has_new_successor(self, frontier: list[int]) -> bool:
         for ident in frontier:

@@ -34,6 +34,7 @@ from kvolt.checker.compiler import (
     Moved,
     Region,
     SpecRuntimeError,
+    check_vocabulary,
     permutation_plan,
     symmetry_permutations,
 )
@@ -248,16 +249,8 @@ _ALLOWED = {"def", "return", "if", "else", "and", "or", "not", "is", "None", "Tr
 _GENERATED = re.compile(r"^(?:[cgor]\d+|v\d+|C0)$")
 
 
-_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*|(?<=\.)[A-Za-z_]\w*")  # names, attribute names included (not digits' suffixes)
-
-
 def _check_generated(source: str) -> None:
-    """The generated code uses only the names it may (a regular expression: much faster than tokenize)."""
-    if any(quote in source for quote in "'\"#"):
-        raise AssertionError("generated vector code contains a string or comment")
-    for name in set(_NAME.findall(source)):
-        if name not in _ALLOWED and not _GENERATED.match(name):
-            raise AssertionError(f"generated vector code contains an unexpected name {name!r}")
+    check_vocabulary(source, _ALLOWED, _GENERATED, "vector code")
 
 
 # ---------------------------------------------------------------- expressions
