@@ -1,0 +1,47 @@
+"""The pieces the workers of a vector search share: mailboxes, share merging, key ranges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kvolt.checker.partition import Share, WorkerError, _Mailbox, _merge_shares
+
+
+def test_a_mailbox_carries_arrays_of_any_type_and_grows(tmp_path: Path) -> None:
+    sender, receiver = _Mailbox(str(tmp_path / "0-1-candidates")), _Mailbox(str(tmp_path / "0-1-candidates"))
+    rows = np.arange(24, dtype=np.int8).reshape(6, 4)
+    keys = rows.view(np.dtype((np.void, 4))).ravel()  # exact keys are whole rows
+    sender.send(1, [np.array([5, 3], dtype=np.uint64), keys, rows])
+    got = receiver.receive(1)
+    assert got[0].tolist() == [5, 3] and (got[1] == keys).all() and (got[2] == rows).all()
+    big = np.arange(1_000_000, dtype=np.int64)  # past the file's first size: the sender grows it, the reader remaps
+    sender.send(2, [big, np.zeros(0, dtype=np.uint64)])
+    got = receiver.receive(2)
+    assert (got[0] == big).all() and len(got[1]) == 0
+
+
+def test_a_message_read_out_of_turn_is_caught(tmp_path: Path) -> None:
+    path = str(tmp_path / "1-0-candidates")
+    _Mailbox(path).send(7, [np.zeros(3)])
+    with pytest.raises(WorkerError, match="chunk 8, found one of chunk 7"):
+        _Mailbox(path).receive(8)
+
+
+def test_merging_shares_keeps_each_keys_least_order_key() -> None:
+    """Each sender's keys ascend; a key two senders found goes to the one that met it first."""
+    mine = Share(np.array([1, 4, 9], dtype=np.uint64), np.array([30, 10, 50]))
+    theirs = Share(np.array([4, 5, 9], dtype=np.uint64), np.array([20, 40, 5]))
+    keys, sender, position = _merge_shares([mine, theirs])
+    assert keys.tolist() == [1, 4, 5, 9]
+    assert list(zip(sender.tolist(), position.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 1), (1, 2)]
+
+
+def test_an_empty_share_of_another_key_type_is_ignored() -> None:
+    rows = np.arange(8, dtype=np.int8).reshape(2, 4)
+    exact = Share(rows.view(np.dtype((np.void, 4))).ravel(), np.array([2, 1]))
+    empty = Share(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
+    keys, sender, position = _merge_shares([empty, exact])
+    assert len(keys) == 2 and sender.tolist() == [1, 1] and position.tolist() == [0, 1]
