@@ -133,8 +133,8 @@ class CompiledModel:
     constraint: Callable[[tuple[int, ...]], bool] | None
     canonicalize: Callable[[tuple[int, ...]], tuple[int, ...]] | None
     sources: list[str]
+    step_all: Callable[[tuple[int, ...], list], None]  # every action at once, appending (action, binding, state)
     all_hold: Callable[[tuple[int, ...]], bool] | None = None  # every invariant at once (one call per state)
-    step_all: Callable[[tuple[int, ...], list], None] | None = None  # every action at once: (action, binding, state)
 
     def successors(self, state: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[int, ...]]]:
         """(action index, binding index, next state) for every enabled step, in a fixed order."""
@@ -690,7 +690,8 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
         constraint_function = function
     step_function = f"f{count}"
     count += 1
-    functions.append((step_function, _step_all_source(step_function, [dict(functions)[a[5]] for a in pending_actions])))
+    action_sources = dict(functions)
+    functions.append((step_function, _step_all_source(step_function, [action_sources[a[5]] for a in pending_actions])))
     canon_function = None
     if model.symmetric:
         function = f"f{count}"
@@ -713,7 +714,7 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
     canonicalize = namespace[canon_function] if canon_function else None
     all_hold = namespace[all_hold_function] if all_hold_function else None
     return CompiledModel(spec, model, layout, initial_states(layout), actions, invariants,
-                         constraint, canonicalize, sources, all_hold, namespace[step_function])  # type: ignore[arg-type]
+                         constraint, canonicalize, sources, namespace[step_function], all_hold)  # type: ignore[arg-type]
 
 
 _APPEND = re.compile(r"out\.append\(\((\d+), ")

@@ -213,7 +213,7 @@ class _Explorer:
         setdefault = index.setdefault
         fired = self.fired
         limit = self.options.max_states
-        step_all = self.model.step_all or self._step_each
+        step_all = self.model.step_all
         all_hold = self._all_hold()
         next_frontier: list[int] = []
         append_next = next_frontier.append
@@ -263,10 +263,6 @@ class _Explorer:
                 if self.incomplete:
                     return next_frontier
         return next_frontier
-
-    def _step_each(self, state: State, out: list[tuple[int, int, State]]) -> None:
-        """Every action's successors, one action at a time (when the model has no all-actions function)."""
-        out.extend(self.model.successors(state))
 
     def _successors_until_error(self, state: State, ident: int, out: list[tuple[int, int, State]]) -> ExplorationError:
         """Some action raised on `state`: the successors of the actions before it, and the error to report."""

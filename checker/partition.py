@@ -39,13 +39,13 @@ from typing import Any
 import numpy as np
 
 from kvolt.checker.compiler import SpecRuntimeError
-from kvolt.checker.fingerprint import Fingerprints
-from kvolt.checker.vector import Sink, VectorModel, allowed_rows, check_rows, expand_into
+from kvolt.checker.fingerprint import Fingerprints, visited_keys
+from kvolt.checker.vector import Sink, VectorModel, allowed_rows, expand_into, first_failures
 
 _CANONICALISED_LIMIT = 1 << 24  # raw keys remembered per process (128 MB) to skip canonicalising rows again
 _SHARED_DIR = "/dev/shm"  # memory-backed files: candidates exchanged between workers
 _SHARED_ROOM = 1 << 30  # below this much free space in /dev/shm, exchange through the temporary directory
-_PARENT_BITS = 32  # an order key is move << 32 | parent; parents (discovery indices) stay below 2**32
+PARENT_BITS = 32  # an order key is move << 32 | parent; parents (discovery indices) stay below 2**32
 
 
 class Visited:
@@ -143,14 +143,21 @@ def _remember(seen: Visited, ascending: np.ndarray) -> None:
     seen.add(ascending, presorted=True)
 
 
+def _recorded_since_last_shared(context: WorkContext) -> np.ndarray:
+    """The raw keys this process canonicalised since it last told the others, ascending and distinct."""
+    recorded = context.recorded
+    keys = (recorded[0] if len(recorded) == 1 else np.unique(np.concatenate(recorded)) if recorded
+            else np.zeros(0, dtype=np.uint64))  # one chunk's keys ascend already
+    recorded.clear()
+    return keys
+
+
 def _learn_canonicalised(context: WorkContext, raw: list[np.ndarray]) -> None:
-    """Other workers' canonicalised raw keys join this process's record (a key it knows already is
-    kept twice, which costs a little room and nothing else)."""
-    keys = np.concatenate(raw)
-    if len(keys) and not (len(raw) == 1 and bool((keys[1:] > keys[:-1]).all())):  # one chunk's keys: sorted already
-        keys = np.unique(keys)
-    if len(keys):
-        _remember(context.canonicalised, keys)
+    """Other workers' canonicalised raw keys (each list ascending) join this process's record; a key it
+    knows already is kept twice, which costs a little room and nothing else."""
+    for keys in raw:
+        if len(keys):
+            _remember(context.canonicalised, keys)
 
 
 def int64_columns(rows: np.ndarray, width: int) -> np.ndarray:
@@ -215,9 +222,7 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray) -> 
         valid = np.flatnonzero(keep) if valid is None else valid[keep]
     fingerprints = context.fingerprints
     if context.exact:
-        chosen = successors if valid is None else successors[valid]
-        chosen = np.ascontiguousarray(chosen)
-        keys = chosen.view(np.dtype((np.void, chosen.dtype.itemsize * chosen.shape[1]))).ravel()
+        keys = visited_keys(successors if valid is None else successors[valid], fingerprints, True)
     else:
         keys = fingerprints.raw(successors)
         if valid is not None:
@@ -255,7 +260,7 @@ def _valid_rows(pieces: list, fired: np.ndarray) -> np.ndarray | None:
 
 def order_keys(moves: np.ndarray, parents: np.ndarray) -> np.ndarray:
     """`move << 32 | parent`: ascending in the order one worker expanding a whole chunk meets successors."""
-    return (moves.astype(np.int64) << _PARENT_BITS) | parents.astype(np.int64)
+    return (moves.astype(np.int64) << PARENT_BITS) | parents.astype(np.int64)
 
 
 @dataclass
@@ -449,16 +454,20 @@ class Partition:
         assert self.own is not None
         own, own_rows, own_at = self.own
         self.own = None
-        shares, rows, at = [], [], []
+        shares: list[Share] = []
+        rows: list[np.ndarray] = []
+        at: list[np.ndarray | None] = []  # where each share's candidates are among its rows (None: in order)
         for sender in range(self.count):
             if sender == self.me:
-                shares.append(own), rows.append(own_rows), at.append(own_at)
+                share, candidates, where = own, own_rows, own_at
             else:
                 keys, order, candidates = self._mailbox(sender, self.me, "candidates").receive(sequence)
-                shares.append(Share(keys, order)), rows.append(candidates), at.append(None)
+                share, where = Share(keys, order), None
+            shares.append(share)
+            rows.append(candidates)
+            at.append(where)
         if self.shares_canonicalised:  # sent now: the last message of this kind was read at this chunk's expand
-            recorded = np.concatenate(self.context.recorded) if self.context.recorded else np.zeros(0, dtype=np.uint64)
-            self.context.recorded.clear()
+            recorded = _recorded_since_last_shared(self.context)
             for other in range(self.count):
                 if other != self.me:
                     self._mailbox(self.me, other, "raw").send(sequence, [recorded])
@@ -482,19 +491,13 @@ class Partition:
 
     def _check(self, rows: np.ndarray, order: np.ndarray, invariants: list[int]) -> tuple[dict[int, int], bool]:
         """(invariant -> order key of its first violating row, whether some invariant raised a spec error)."""
-        failing: dict[int, int] = {}
         if not invariants or not len(rows):
-            return failing, False
-        rows64 = int64_columns(rows, self.context.width)
-        for invariant in invariants:
-            try:
-                holds = check_rows(self.context.vector, invariant, rows64)
-            except SpecRuntimeError:
-                return {}, True
-            bad = np.flatnonzero(~holds)
-            if len(bad):
-                failing[invariant] = int(order[bad[0]])
-        return failing, False
+            return {}, False
+        try:
+            failing = first_failures(self.context.vector, invariants, int64_columns(rows, self.context.width))
+        except SpecRuntimeError:
+            return {}, True
+        return {invariant: int(order[position]) for invariant, position in failing.items()}, False
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """This worker's frontier rows of the chunk [start, stop) and their indices."""

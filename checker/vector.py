@@ -889,6 +889,16 @@ def check_rows(vector: VectorModel, predicate_index: int, rows: np.ndarray) -> n
         raise AssertionError("the vector engine flagged a row the scalar engine accepts") from None
 
 
+def first_failures(vector: VectorModel, invariants: list[int], rows: np.ndarray) -> dict[int, int]:
+    """Each invariant's first row (position) that violates it, for those some row violates; raises as `check_rows`."""
+    failing: dict[int, int] = {}
+    for invariant in invariants:
+        bad = np.flatnonzero(~check_rows(vector, invariant, rows))
+        if len(bad):
+            failing[invariant] = int(bad[0])
+    return failing
+
+
 def allowed_rows(vector: VectorModel, rows: np.ndarray) -> np.ndarray:
     if vector.constraint is None:
         return np.ones(len(rows), dtype=bool)
@@ -899,4 +909,5 @@ def allowed_rows(vector: VectorModel, rows: np.ndarray) -> np.ndarray:
         raise AssertionError("the vector engine flagged a row the scalar engine accepts") from None
 
 
-__all__ = ["SpecRuntimeError", "VectorModel", "allowed_rows", "check_rows", "compile_vector", "expand", "expand_into"]
+__all__ = ["SpecRuntimeError", "VectorModel", "allowed_rows", "check_rows", "compile_vector", "expand", "expand_into",
+           "first_failures"]

@@ -30,8 +30,8 @@ import numpy as np
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
 from kvolt.checker.explorer import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
 from kvolt.checker.fingerprint import Fingerprints, storage_dtype, visited_keys
-from kvolt.checker.partition import Absorbed, WorkContext, Workers, int64_columns
-from kvolt.checker.vector import allowed_rows, check_rows, compile_vector, expand
+from kvolt.checker.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
+from kvolt.checker.vector import allowed_rows, compile_vector, expand, first_failures
 
 NO_PARENT = (1 << 32) - 1  # parent links are uint32 indices in discovery order
 _PARENT_MASK = np.int64(NO_PARENT)
@@ -182,7 +182,7 @@ class _Search:
             raise MemoryError("more than 4 billion states: beyond what parent links can address")
         if len(order):
             self.parents.append((order & _PARENT_MASK).astype(np.uint32))
-            self.moves.append((order >> 32).astype(self.move_dtype))
+            self.moves.append((order >> PARENT_BITS).astype(self.move_dtype))
         self.distinct += len(order)
         if any(a.error for a in absorbed):
             self._check_exactly(absorbed, len(order), first_index)
@@ -241,16 +241,14 @@ class _Search:
         raise AssertionError("a worker reported a spec error that does not reproduce")
 
     def _check(self, rows: np.ndarray, first_index: int) -> None:
-        for invariant in list(self.invariants):
-            try:
-                holds = check_rows(self.vector, invariant, rows)
-            except SpecRuntimeError as error:
-                raise self._runtime_error(error, rows, first_index, predicate=True) from None
-            failing = np.flatnonzero(~holds)
-            if len(failing):
-                compiled = self.scalar.invariants[invariant]
-                self.violations.append(Violation(compiled.name, compiled.doc, self.trace(first_index + int(failing[0]))))
-                self.invariants.remove(invariant)
+        try:
+            failing = first_failures(self.vector, self.invariants, rows)
+        except SpecRuntimeError as error:
+            raise self._runtime_error(error, rows, first_index, predicate=True) from None
+        for invariant, position in failing.items():
+            compiled = self.scalar.invariants[invariant]
+            self.violations.append(Violation(compiled.name, compiled.doc, self.trace(first_index + position)))
+            self.invariants.remove(invariant)
 
     def _tick(self, queue: int) -> None:
         self.incomplete = self.clock.tick(self.depth, self.distinct, self.generated, queue) or self.incomplete
