@@ -114,12 +114,20 @@ class Sink:
         self.action = 0
         self.pending = (0, 0)
         self.pieces: list[tuple[int, int, np.ndarray | None, int, int, np.ndarray | None]] = []
+        self.parents = 0
+        self.per_parent = 4.0  # the most successors per row seen in a chunk: what the buffer is sized for
 
     def reset(self, rows: np.ndarray) -> None:
-        """Start a chunk whose successors are copies of `rows` (2-D, the storage type)."""
-        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:]:
-            self.buffer = np.empty((max(4 * len(rows), 1024), *rows.shape[1:]), dtype=rows.dtype)
+        """Start a chunk whose successors are copies of `rows` (2-D, the storage type).
+
+        The buffer is sized for the most successors per row seen so far, so it rarely grows in the
+        middle of a chunk (which copies what is written already).
+        """
+        wanted = max(int(self.per_parent * 1.25 * len(rows)), 1024)
+        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:] or len(self.buffer) < wanted:
+            self.buffer = np.empty((wanted, *rows.shape[1:]), dtype=rows.dtype)
         self.used = 0
+        self.parents = len(rows)
         self.pieces = []
 
     def take(self, rows: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
@@ -143,6 +151,8 @@ class Sink:
         self.pieces.append((self.action, binding, idx, *self.pending, ok))
 
     def successors(self) -> np.ndarray:
+        if self.parents >= 256:  # a few rows say little about the next chunk's ratio
+            self.per_parent = max(self.per_parent, self.used / self.parents)
         return self.buffer[:self.used]
 
 

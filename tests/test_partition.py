@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from kvolt.checker.partition import Share, WorkerError, _Mailbox, _merge_shares
+from kvolt.checker.partition import Share, WorkerError, _Mailbox, _merge_shares, first_occurrences
 
 
 def test_a_mailbox_carries_arrays_of_any_type_and_grows(tmp_path: Path) -> None:
@@ -45,3 +47,27 @@ def test_an_empty_share_of_another_key_type_is_ignored() -> None:
     empty = Share(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
     keys, sender, position = _merge_shares([empty, exact])
     assert len(keys) == 2 and sender.tolist() == [1, 1] and position.tolist() == [0, 1]
+
+
+def _first_occurrences_naively(keys: list[int]) -> tuple[list[int], list[int]]:
+    first = sorted({key: position for position, key in reversed(list(enumerate(keys)))}.values())
+    return first, sorted(range(len(first)), key=lambda i: keys[first[i]])
+
+
+# keys from a small pool, some differing only in their lowest bits: such keys interleave in the
+# fast path's tagged sort, so the fallback is exercised as well
+_POOL = [0, 1, 2, 3, 5 << 40, (5 << 40) | 1, (5 << 40) | 6, 2**64 - 1, 2**64 - 2, 2**63, 12345678901234567]
+
+
+@given(st.lists(st.sampled_from(_POOL) | st.integers(0, 2**64 - 1), max_size=300))
+def test_first_occurrences_of_fingerprints_agree_with_a_naive_scan(keys: list[int]) -> None:
+    first, by_key = first_occurrences(np.array(keys, dtype=np.uint64))
+    expected_first, expected_by_key = _first_occurrences_naively(keys)
+    assert first.tolist() == expected_first and by_key.tolist() == expected_by_key
+
+
+def test_first_occurrences_of_exact_keys_agree_with_a_naive_scan() -> None:
+    rows = np.array([[1, 2], [0, 0], [1, 2], [0, 1], [0, 0]], dtype=np.int8)
+    keys = rows.view(np.dtype((np.void, 2))).ravel()
+    first, by_key = first_occurrences(keys)
+    assert first.tolist() == [0, 1, 3] and by_key.tolist() == [1, 2, 0]
