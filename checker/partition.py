@@ -517,15 +517,19 @@ class Partition:
             return any(len(u) for u in unseen)
         keys, sender, position = _merge_shares([Share(s.keys[u], s.order[u]) for s, u in zip(shares, unseen, strict=True)])
         self.visited.add(keys, presorted=True)
-        found_order, found_rows = [], []
+        found_order, found_at = [], []
         for other in range(self.count):
             fresh = unseen[other][position[sender == other]] if self.count > 1 else unseen[0][position]
             found_order.append(shares[other].order[fresh])
-            found_rows.append(take_rows(rows[other], fresh if at[other] is None else at[other][fresh]))
+            found_at.append(fresh if at[other] is None else at[other][fresh])
         order = np.concatenate(found_order)
         discovery = np.argsort(order)  # the new states in the order one worker would have found them
         order = order[discovery]
-        self.pending = take_rows(np.concatenate(found_rows) if self.count > 1 else found_rows[0], discovery)
+        if self.count == 1:  # one gather, straight into discovery order
+            self.pending = take_rows(rows[0], found_at[0][discovery])
+        else:
+            found = [take_rows(candidates, where) for candidates, where in zip(rows, found_at, strict=True)]
+            self.pending = take_rows(np.concatenate(found), discovery)
         self.pending64 = None
         return Absorbed(order, *self._check(self.pending, order, invariants))
 
