@@ -98,12 +98,18 @@ class Kubelet:
                     self._set_status(pod, "Succeeded", running=False)
                     done.append(f"stop {t.key(pod)}")
                 elif t.deletion_timestamp(pod) is not None and not self.asw.pod_volumes_exist(uid) \
-                        and not self.dsw.pods.get(uid) and not any(op.owner == uid for op in self.pending.pending_ops()):
+                        and not any(op.owner == uid for op in self.pending.pending_ops()):
+                    # podVolumesExist / WaitForUnmount look at the actual state only: a volume still
+                    # desired but never mounted (not attached, say) does not hold the pod back
                     try:
                         self.client.delete(t.POD, t.namespace(pod), t.name(pod), grace_seconds=0, uid=uid)
                         done.append(f"delete {t.key(pod)}")
                     except APIError:
-                        pass
+                        continue
+                    # the pod is gone: drop what is left of it in the desired state at once (the
+                    # populator would once the pod leaves the informer), so that no mount starts for it
+                    for name in sorted(self.dsw.pods.get(uid, {})):
+                        self.dsw.delete_pod_from_volume(uid, name)
                 continue
             if not running and self._volumes_mounted(pod):
                 self.backend.start_pod(self.node, uid)

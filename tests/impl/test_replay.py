@@ -80,6 +80,26 @@ def test_walks_reach_deep_into_the_lifecycle() -> None:
             "attach_detach.detach", "pv_controller.volume_released", "pv_controller.delete_volume"} <= actions
 
 
+# a conform_nfs walk: pod1 enters node2's desired state, is deleted before its volume is set up, the
+# kubelet sets it up all the same, then drops it from the desired state, tears it down and deletes it
+DELETED_BEFORE_SETUP = [16043, 58846, 61457, 26178, 57332, 64429, 64596, 191, 39367, 4747, 7388, 28213, 35533,
+                        32802, 62723, 54911, 32674, 57578, 3380, 47877]
+
+
+def test_a_pod_deleted_before_setup_is_set_up_then_torn_down() -> None:
+    """The populator keeps a not-yet-mounted volume of a pod being deleted while the pod exists
+    (findAndRemoveDeletedPods), so the reconciler still mounts it; the implementation follows."""
+    model = _model("conform_nfs")
+    steps = walk(model, DELETED_BEFORE_SETUP)
+    actions = [(s.action, dict(s.params).get("p")) for s in steps]
+    deleted = actions.index(("user.delete_pod", "pod1"))
+    assert actions[deleted + 1:] == [("kubelet.mount_device", None), ("kubelet.setup", "pod1"),
+                                     ("kubelet.dsw_remove", "pod1"), ("pvc_protection.sync[Pod]", None),
+                                     ("kubelet.teardown", "pod1"), ("kubelet.remove_pod", "pod1")]
+    result = replay(model, trace_to_itf(model, steps, "a pod deleted before setup"))
+    assert result.ok, _explain(result)
+
+
 def _counterexample(variant: str, out: Path) -> Path:
     spec = ROOT / "spec" / "mutations" / f"{variant}.kvolt"
     done = run_cli("check", str(spec), "--quiet", "--out", str(out))

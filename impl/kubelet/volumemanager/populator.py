@@ -5,7 +5,8 @@ Counterpart of pkg/kubelet/volumemanager/populator/desired_state_of_world_popula
 live; checkVolumeFSResize, which records the PV's capacity as the desired size of a mounted,
 non-read-only volume, so the reconciler expands it on the node when it exceeds the claim's
 status.capacity; findAndRemoveDeletedPods, which removes a pod's volumes only once its
-containers are gone).
+containers are gone, and keeps a volume that is not mounted for the pod (PodRemovedFromVolume)
+as long as the pod object exists, terminating or not: the reconciler may still mount it).
 
 Fault flag `kubelet-reject-terminating-pvc` (B18) rejects every claim with a deletionTimestamp,
 the behaviour before the fix in PR #130335.
@@ -97,7 +98,6 @@ class DesiredStateOfWorldPopulator:
             if self.is_pod_running(uid):
                 continue  # ShouldPodRuntimeBeRemoved: containers still run
             for name in sorted(self.dsw.pods[uid]):
-                if pod is not None and self.asw.pod_mount_state(name, uid) == "NotMounted" and \
-                        not t.deletion_timestamp(pod) and not t.is_pod_terminated(pod):
-                    continue
+                if pod is not None and self.asw.pod_mount_state(name, uid) == "NotMounted":
+                    continue  # PodRemovedFromVolume && podExists: kept until it is mounted or the pod is gone
                 self.dsw.delete_pod_from_volume(uid, name)
