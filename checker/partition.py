@@ -45,7 +45,7 @@ from kvolt.checker.vector import Sink, VectorModel, allowed_rows, expand_into, f
 _CANONICALISED_LIMIT = 1 << 24  # raw keys remembered per process (128 MB) to skip canonicalising rows again
 _SHARED_DIR = "/dev/shm"  # memory-backed files: candidates exchanged between workers
 _SHARED_ROOM = 1 << 30  # below this much free space in /dev/shm, exchange through the temporary directory
-_KEEP_INT64_BYTES = 1 << 25  # int64 columns of new rows kept for the next level (about one chunk's worth)
+_KEEP_INT64_BYTES = 1 << 26  # int64 columns of new rows kept for the next level (about two chunks' worth)
 PARENT_BITS = 32  # an order key is move << 32 | parent; parents (discovery indices) stay below 2**32
 
 
@@ -103,6 +103,19 @@ class ChunkWork:
     failed: bool = False  # some row raised a spec error; the coordinator re-evaluates exactly
 
 
+class ColumnBuffer:
+    """Reused memory for `int64_columns`: a fresh array of tens of megabytes is mapped anew by the
+    allocator each time, and faulting its pages in costs as much as filling them."""
+
+    def __init__(self) -> None:
+        self.flat = np.zeros(0, dtype=np.int64)
+
+    def get(self, width: int, count: int) -> np.ndarray:
+        if len(self.flat) < width * count:
+            self.flat = np.empty(width * count * 5 // 4, dtype=np.int64)
+        return self.flat[:width * count].reshape(width, count)
+
+
 @dataclass(frozen=True)
 class WorkContext:
     """What every worker needs to expand rows: the compiled model and how states are keyed."""
@@ -113,6 +126,8 @@ class WorkContext:
     width: int
     move_base: np.ndarray
     sink: Sink = field(default_factory=Sink)  # each process's own successor buffer
+    guard_columns: ColumnBuffer = field(default_factory=ColumnBuffer)  # a chunk's rows as guards read them
+    constraint_columns: ColumnBuffer = field(default_factory=ColumnBuffer)  # its successors, for the constraint
     canonicalised: Visited = field(default_factory=Visited)  # raw keys of rows canonicalised (here or by others)
     recorded: list[np.ndarray] = field(default_factory=list)  # raw keys this process canonicalised, not yet shared
     share: bool = False  # whether other workers are told of them
@@ -161,13 +176,14 @@ def _learn_canonicalised(context: WorkContext, raw: list[np.ndarray]) -> None:
             _remember(context.canonicalised, keys)
 
 
-def int64_columns(rows: np.ndarray, width: int) -> np.ndarray:
-    """The first `width` columns of compact rows as a column-major int64 array (what guards read).
+def int64_columns(rows: np.ndarray, width: int, into: ColumnBuffer | None = None) -> np.ndarray:
+    """The first `width` columns of compact rows as a column-major int64 array (what guards read),
+    written into `into`'s memory when given (valid until its next use).
 
     Transposing in blocks of rows keeps both sides in cache: several times faster than one
     `np.asfortranarray` on a small-typed array.
     """
-    out = np.empty((width, len(rows)), dtype=np.int64)
+    out = np.empty((width, len(rows)), dtype=np.int64) if into is None else into.get(width, len(rows))
     for start in range(0, len(rows), 512):
         out[:, start:start + 512] = rows[start:start + 512, :width].T
     return out.T
@@ -232,7 +248,7 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
     vector = context.vector
     fired = np.zeros(len(vector.actions), dtype=np.int64)
     if rows64 is None:
-        rows64 = int64_columns(chunk, context.width)  # guards read columns
+        rows64 = int64_columns(chunk, context.width, context.guard_columns)  # guards read columns
     sink = context.sink
     try:
         expand_into(vector, rows64, chunk, sink)
@@ -250,7 +266,7 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
     if vector.constraint is not None:
         chosen = successors if valid is None else successors[valid]
         try:
-            keep = allowed_rows(vector, int64_columns(chosen, context.width))
+            keep = allowed_rows(vector, int64_columns(chosen, context.width, context.constraint_columns))
         except SpecRuntimeError:
             return _empty_work(chunk, fired, failed=True)
         valid = np.flatnonzero(keep) if valid is None else valid[keep]
@@ -439,6 +455,7 @@ class Partition:
         self.next_index: list[np.ndarray] = []
         self.pending: np.ndarray | None = None  # the last chunk's new rows, in discovery order, waiting for indices
         self.pending64: np.ndarray | None = None  # their int64 columns, when the invariant check made them
+        self.check_columns = ColumnBuffer()
         self.own: tuple[Share, np.ndarray, np.ndarray] | None = None  # the candidates found here and owned here
         self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
         self.raw_unread = 0  # the chunk whose canonicalised raw keys other workers have sent (0: none unread)
@@ -538,7 +555,8 @@ class Partition:
         if not invariants or not len(rows):
             return {}, False
         try:
-            self.pending64 = int64_columns(rows, self.context.width)  # kept: the next level's guards read them
+            # kept: the next level's guards read them (this buffer is written again only at the next check)
+            self.pending64 = int64_columns(rows, self.context.width, self.check_columns)
             failing = first_failures(self.context.vector, invariants, self.pending64)
         except SpecRuntimeError:
             return {}, True
