@@ -111,8 +111,8 @@ class ColumnBuffer:
         self.flat = np.zeros(0, dtype=np.int64)
 
     def get(self, width: int, count: int) -> np.ndarray:
-        if len(self.flat) < width * count:
-            self.flat = np.empty(width * count * 5 // 4, dtype=np.int64)
+        if len(self.flat) < width * count:  # doubling: levels grow, and each new buffer is faulted in afresh
+            self.flat = np.empty(max(width * count, 2 * len(self.flat)), dtype=np.int64)
         return self.flat[:width * count].reshape(width, count)
 
 

@@ -124,8 +124,10 @@ class Sink:
         middle of a chunk (which copies what is written already).
         """
         wanted = max(int(self.per_parent * 1.25 * len(rows)), 1024)
-        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:] or len(self.buffer) < wanted:
+        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:]:
             self.buffer = np.empty((wanted, *rows.shape[1:]), dtype=rows.dtype)
+        elif len(self.buffer) < wanted:  # doubling: levels grow, and each new buffer is faulted in afresh
+            self.buffer = np.empty((max(wanted, 2 * len(self.buffer)), *rows.shape[1:]), dtype=rows.dtype)
         self.used = 0
         self.parents = len(rows)
         self.pieces = []
