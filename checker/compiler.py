@@ -55,6 +55,7 @@ class Layout:
     api: dict[str, Region] = field(default_factory=dict)
     caches: dict[tuple[str, int, str], Region] = field(default_factory=dict)  # (actor, instance, kind)
     size: int = 0
+    offsets: dict[tuple[str, str], int] = field(default_factory=dict)  # offset's answers (the compilers ask thousands of times)
 
     def offset(self, kind: str, name: str) -> int:
         """Offset of a field inside an object's block."""
@@ -62,8 +63,11 @@ class Layout:
             return 0
         if name == "finalizers":
             return 1
-        fields = self.spec.kind(kind).state_fields
-        return 2 + next(i for i, f in enumerate(fields) if f.name == name)
+        known = self.offsets.get((kind, name))
+        if known is None:
+            fields = self.spec.kind(kind).state_fields
+            known = self.offsets[(kind, name)] = 2 + next(i for i, f in enumerate(fields) if f.name == name)
+        return known
 
     def actor_instances(self, actor: ir.Actor) -> int:
         return self.model.count(actor.per) if actor.per else 1
