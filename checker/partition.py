@@ -411,7 +411,9 @@ class _Mailbox:
         header = pickle.dumps((sequence, offset, layout))
         if len(header) > self._HEADER - 8:
             raise WorkerError("a message header outgrew its room")
-        self._map(max(offset, self._HEADER) * 5 // 4)  # some room to grow without remapping every chunk
+        needed = max(offset, self._HEADER)
+        if len(self.view) < needed:  # doubling: every remapping faults the whole file in again
+            self._map(max(needed * 5 // 4, 2 * len(self.view)))
         for array, (_, _, start) in zip(arrays, layout, strict=True):
             self.view[start:start + array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         self.view[8:8 + len(header)] = np.frombuffer(header, dtype=np.uint8)
