@@ -18,6 +18,11 @@ worker doing its share of each:
 Under symmetry, workers also tell each other which raw rows they canonicalised (`absorb`), so that
 none computes an orbit fingerprint another has already computed in an earlier chunk. Worker 0 is
 the coordinating process itself, so two workers keep two cores busy.
+
+The large arrays of a chunk (the int64 column copies guards and invariants read, the successor
+buffer, the mailboxes) live in per-process buffers that are reused and grow by doubling: memory
+touched for the first time is slow to fault in, slower than filling it. A level of up to two chunks
+keeps the column copy its invariant check made for its own expansion.
 """
 
 from __future__ import annotations
