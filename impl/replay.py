@@ -297,6 +297,18 @@ class Sandbox:
                 self._start(step.name, current, target)
             finally:
                 adc.reconciler.first_node = None
+        elif kind == "pod-first":  # a kubelet's reconciler (when next due), one pod's volumes first
+            kubelet = next((k for k in self.cluster.kubelets.values() if move[1] == f"{k.name} reconcile"), None)
+            if kubelet is None:
+                return "off"
+            self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
+            kubelet.reconciler.first_pod = move[2]
+            try:
+                started = self._start(move[1], current, target)
+            finally:
+                kubelet.reconciler.first_pod = None
+            if not started:
+                return "off"
         self.cluster.check_monitors()
         for informer in self.cluster.informers():
             informer.delivered.clear()  # kept for recordings only
@@ -402,6 +414,7 @@ class Replay:
         self.expected_caches = {id(target): cache for target, cache in zip(self.targets, caches, strict=True)}
         self.modelled_caches = set().union(*caches) if caches else set()
         self.host_node = {hid: rec.get("node") for hid, rec in _records(states[0], "Host").items()}
+        self.setup_hint: tuple[str, str] | None = None  # see _setup_hint
         for s in states:
             self.host_node.update({hid: rec.get("node") for hid, rec in _records(s, "Host").items()})
 
@@ -772,7 +785,12 @@ class Replay:
             elif target == current:
                 moves = []  # invisible here: realised, if at all, by the hidden steps of a later visible change
             else:
-                found = self._search(current, target, self._actors(action, params), self._node_hint(index, params))
+                self.setup_hint = self._setup_hint(index, action, params)
+                try:
+                    found = self._search(current, target, self._actors(action, params),
+                                         self._node_hint(index, params))
+                finally:
+                    self.setup_hint = None
                 if found is None:
                     return self._failure(index, action, params, reports,
                                          "no sequence of implementation steps reaches this state")
@@ -799,6 +817,41 @@ class Replay:
             if record.get("node", "none") != "none":
                 return str(record["node"])
         return None
+
+    def _setup_hint(self, index: int, action: str, params: dict[str, Any]) -> tuple[str, str] | None:
+        """For a kubelet's step: its node and the pod the trace sets up next there (this step's or
+        a later one's kubelet.setup), which its reconciler may meet first (`_pod_first`)."""
+        if not action.startswith("kubelet.") or str(params.get("h", "")) not in self.host_node:
+            return None
+        host = str(params["h"])
+        for state in self.states[index:]:
+            picks = dict(state.get(PICKS_KEY, {}))
+            if state.get(ACTION_KEY) == "kubelet.setup" and str(picks.get("h", "")) == host:
+                return str(self.host_node[host]), str(picks.get("p", ""))
+        return None
+
+    def _pod_first(self, sandbox: Sandbox, actors: tuple[str, ...] | None) -> list[tuple]:
+        """The kubelet's reconciler (when next due) meeting the pod of `setup_hint` first, where that
+        pod has a volume still to mount whose operations are keyed by the volume alone (attachable
+        or device-mountable): of pods sharing such a volume, the pod met first gets its one
+        operation (device mount and set-up), so the order decides which pod is set up first.
+        Tried before the kubelet's other steps, also where the pod is met first anyway (then it is
+        the plain pass, tried early, so that reconcile, mount, start the containers fits in the
+        breadth-first search's budget)."""
+        if self.setup_hint is None:
+            return []
+        node, slot = self.setup_hint
+        kubelet = sandbox.cluster.kubelets.get(node)
+        if kubelet is None or (actors is not None and kubelet.name not in actors):
+            return []
+        name = sandbox.world.pod_names.get(slot)
+        uid = next((u for u, n in sandbox.world.abstraction.pod_names.items() if n == name), None)
+        dsw, asw = kubelet.dsw, kubelet.asw
+        for volume, vtm in sorted(dsw.pods.get(uid or "", {}).items()):
+            if (vtm.plugin.attachable or vtm.plugin.device_mountable) \
+                    and asw.pod_mount_state(volume, vtm.pod_uid) != "Mounted":
+                return [("pod-first", f"{kubelet.name} reconcile", uid)]
+        return []
 
     def _actors(self, action: str, params: dict[str, Any]) -> tuple[str, ...]:
         actor = action.split(".", 1)[0]
@@ -834,7 +887,8 @@ class Replay:
                stale_first: bool = False) -> list[tuple]:
         """Candidate moves in the order they are tried: the acting component's fibers in flight,
         its informers catching up, its other steps (the attach/detach reconciler also with the
-        node the trace names first, `hint`), single watch events, then time passing (`actors`
+        node the trace names first, `hint`; a kubelet's reconciler also with the pod the trace sets
+        up next first, `_pod_first`), single watch events, then time passing (`actors`
         None: every component's)."""
         def mine(actor: str) -> bool:
             return actors is None or actor in actors
@@ -845,6 +899,7 @@ class Replay:
         reconcile = any(s.action == "adc_reconcile" for s in own)
         hinted = [("reconcile-from", hint)] if reconcile and hint in sandbox.cluster.nodes else []
         others = [("reconcile-from", n) for n in sandbox.cluster.nodes[1:] if reconcile and n != hint]
+        hinted += self._pod_first(sandbox, actors)
         single = [("start", s.name) for s in steps if s.action == "deliver_event" and mine(s.actor)
                   and _pending_events(sandbox, s) > 1]
         waits = [("wait", loop) for loop, due in sorted(sandbox.cluster.due.items())
@@ -1059,6 +1114,8 @@ def _describe(move: tuple) -> str:
         return "time passes"
     if move[0] == "reconcile-from":
         return f"adc reconcile ({move[1]}'s volumes first)"
+    if move[0] == "pod-first":
+        return f"{move[1]} (pod {move[2]}'s volumes first)"
     if move[0] == "catch-up":
         return f"{move[1]} informer catches up"
     if move[0] == "sync":

@@ -100,6 +100,41 @@ def test_a_pod_deleted_before_setup_is_set_up_then_torn_down() -> None:
     assert result.ok, _explain(result)
 
 
+# a conform_disk walk: pod1 and pod2 on node2 share pvc1's cloud disk; once the device is mounted the
+# kubelet sets up pod2 first, then pod1 (and pod2, being deleted, runs no containers)
+SECOND_POD_FIRST = [32797, 38840, 40504, 11407, 57529, 58776, 46182, 42194, 61055, 44459, 35826, 41388, 7764,
+                    55650, 43718, 1304, 14152, 26929, 55809, 15896, 48898, 52485, 15645, 4756, 4996, 22749, 63476,
+                    27576, 62466, 42988, 44137, 4381, 56969]
+
+
+def test_either_pod_sharing_an_attachable_volume_is_set_up_first() -> None:
+    """GetVolumesToMount iterates Go maps, so the kubelet's reconciler may meet either pod first, and
+    an attachable volume's operations are keyed by the volume alone: the pod met first gets the
+    mount (device mount and set-up). The implementation's reconciler meets pod1 first by default;
+    the replay lets it meet pod2, the pod the trace sets up first, first."""
+    model = _model("conform_disk")
+    steps = walk(model, SECOND_POD_FIRST)
+    actions = [(s.action, dict(s.params).get("p")) for s in steps]
+    staged = actions.index(("kubelet.mount_device", None))
+    assert actions[staged + 1:] == [("user.delete_claim", None), ("user.delete_pod", "pod2"),
+                                    ("pv_controller.sync[PVC]", None), ("attach_detach.sync[Pod]", None),
+                                    ("kubelet.setup", "pod2"), ("kubelet.setup", "pod1")]
+    result = replay(model, trace_to_itf(model, steps, "the second pod set up first"))
+    assert result.ok, _explain(result)
+    assert [m for m in result.steps[staged].moves if m.endswith("'s volumes first)")], _explain(result)
+
+
+def test_the_kubelet_reconciler_meets_pods_in_a_fixed_order_unless_told() -> None:
+    """Recorded runs stay deterministic: the volumes to mount in pod order; `first_pod` (set by the
+    replay for one pass) moves one pod's volumes to the front."""
+    from kvolt.impl.kubelet.volumemanager.reconciler import Reconciler
+    reconciler = Reconciler("node1", None, None, None, None)  # type: ignore[arg-type]
+    volumes = [type("VolumeToMount", (), {"pod_uid": uid})() for uid in ("uid-1", "uid-2", "uid-3")]
+    assert reconciler._in_mount_order(volumes) == volumes
+    reconciler.first_pod = "uid-2"
+    assert [v.pod_uid for v in reconciler._in_mount_order(volumes)] == ["uid-2", "uid-1", "uid-3"]
+
+
 def _counterexample(variant: str, out: Path) -> Path:
     spec = ROOT / "spec" / "mutations" / f"{variant}.kvolt"
     done = run_cli("check", str(spec), "--quiet", "--out", str(out))

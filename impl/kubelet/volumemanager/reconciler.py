@@ -23,6 +23,7 @@ class Reconciler:
         self.node, self.dsw, self.asw, self.executor, self.populator = node, dsw, asw, executor, populator
         self.controller_attach_detach_enabled = controller_attach_detach_enabled
         self.synced = False  # ReconcilerStatesHasBeenSynced: enables volumesInUse reporting
+        self.first_pod: str | None = None  # see _in_mount_order
 
     def ready_to_unmount(self) -> bool:
         return self.populator.has_added_pods
@@ -43,7 +44,7 @@ class Reconciler:
                                              vol.plugin.disk_id(vol.spec), self.node, self.asw)
 
     def mount_or_attach_volumes(self) -> None:
-        for vtm in self.dsw.get_volumes_to_mount():
+        for vtm in self._in_mount_order(self.dsw.get_volumes_to_mount()):
             if self.asw.pod_mount_state(vtm.volume_name, vtm.pod_uid) == "Mounted":
                 claim_size = self.asw.claim_size(vtm.volume_name)
                 if vtm.desired_size and claim_size is not None and vtm.desired_size > claim_size \
@@ -56,6 +57,16 @@ class Reconciler:
                 self.executor.verify_controller_attached_volume(vtm, self.node, self.asw)
                 continue
             self.executor.mount_volume(vtm, self.node, self.asw)
+
+    def _in_mount_order(self, volumes: list) -> list:
+        """GetVolumesToMount iterates Go maps (volumesToMount, then each volume's podsToMount), in an
+        order that differs from pass to pass; here it is sorted, except that a driver exploring
+        orders (the replay, impl/replay.py) may put one pod's volumes first for one pass
+        (`first_pod`). It matters where pods share an attachable volume: its operations are keyed
+        by the volume alone, so the pod met first is the one whose mount (device and set-up) starts."""
+        if self.first_pod is None:
+            return volumes
+        return sorted(volumes, key=lambda vtm: vtm.pod_uid != self.first_pod)
 
     def unmount_detach_devices(self) -> None:
         for name in sorted(self.asw.volumes):
