@@ -114,7 +114,7 @@ class Sink:
         self.action = 0
         self.pending = (0, 0)
         self.pieces: list[tuple[int, int, np.ndarray | None, int, int, np.ndarray | None]] = []
-        self.parents = 0
+        self.parents = 0  # rows of the current chunk
         self.per_parent = 4.0  # the most successors per row seen in a chunk: what the buffer is sized for
 
     def reset(self, rows: np.ndarray) -> None:
@@ -123,6 +123,8 @@ class Sink:
         The buffer is sized for the most successors per row seen so far, so it rarely grows in the
         middle of a chunk (which copies what is written already).
         """
+        if self.parents >= 256:  # the last chunk's ratio (a few rows say little about the next chunk's)
+            self.per_parent = max(self.per_parent, self.used / self.parents)
         wanted = max(int(self.per_parent * 1.25 * len(rows)), 1024)
         if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:]:
             self.buffer = np.empty((wanted, *rows.shape[1:]), dtype=rows.dtype)
@@ -153,8 +155,6 @@ class Sink:
         self.pieces.append((self.action, binding, idx, *self.pending, ok))
 
     def successors(self) -> np.ndarray:
-        if self.parents >= 256:  # a few rows say little about the next chunk's ratio
-            self.per_parent = max(self.per_parent, self.used / self.parents)
         return self.buffer[:self.used]
 
 
