@@ -36,6 +36,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -51,6 +52,7 @@ _CANONICALISED_LIMIT = 1 << 24  # raw keys remembered per process (128 MB) to sk
 _SHARED_DIR = "/dev/shm"  # memory-backed files: candidates exchanged between workers
 _SHARED_ROOM = 1 << 30  # below this much free space in /dev/shm, exchange through the temporary directory
 _KEEP_INT64_BYTES = 1 << 26  # int64 columns of new rows kept for the next level (about two chunks' worth)
+_SPIN_SECONDS = 0.02  # how long a waiting process polls before it sleeps (with a core to itself)
 PARENT_BITS = 32  # an order key is move << 32 | parent; parents (discovery indices) stay below 2**32
 
 
@@ -326,6 +328,20 @@ class Share:
     order: np.ndarray
 
 
+@dataclass(frozen=True)
+class Gather:
+    """The rows `positions` of a 2-D array, to be written straight where they are sent."""
+
+    rows: np.ndarray
+    positions: np.ndarray
+
+    def into(self, memory: np.ndarray) -> None:
+        """Write the selected rows into `memory` (bytes, exactly their size)."""
+        rows = np.ascontiguousarray(self.rows)
+        whole = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        np.take(whole, self.positions, out=memory.view(whole.dtype), mode="clip")  # clip: no temporary copy
+
+
 def take_rows(rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """`rows[positions]` for a contiguous 2-D array, copying whole rows at once (several times faster)."""
     if not rows.flags.c_contiguous or not len(rows):
@@ -363,19 +379,36 @@ def _merge_shares(shares: list[Share]) -> tuple[np.ndarray, np.ndarray, np.ndarr
         share = shares[senders[0]]
         return share.keys, np.full(len(share.keys), senders[0], dtype=np.int64), np.arange(len(share.keys))
     shares = [shares[i] for i in senders]
-    sizes = [len(s.keys) for s in shares]
     keys = np.concatenate([s.keys for s in shares])
     merged = np.argsort(keys, kind="stable")  # a merge of sorted runs
     keys = keys[merged]
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    if len(starts) < len(keys):  # some key came from several workers: keep its least order key
-        order = np.concatenate([s.order for s in shares])[merged]
-        least = np.minimum.reduceat(order, starts)
-        keep = order == np.repeat(least, np.diff(np.append(starts, len(keys))))
+    repeated = np.flatnonzero(keys[1:] == keys[:-1])  # each such key and the next are one key
+    if len(repeated):  # some key came from several workers: keep its least order key
+        order = np.concatenate([s.order for s in shares])
+        keep = np.ones(len(keys), dtype=bool)
+        keep[_later_of_repeats(order, merged, repeated)] = False
         merged, keys = merged[keep], keys[keep]
-    which = np.repeat(np.arange(len(shares)), sizes)[merged]
-    position = merged - np.concatenate(([0], np.cumsum(sizes)[:-1]))[which]
-    return keys, np.array(senders, dtype=np.int64)[which], position
+    starts = np.cumsum([0] + [len(s.keys) for s in shares])
+    which = np.zeros(len(merged), dtype=np.int64)  # the share each comes from (a few comparisons beat a search)
+    for start in starts[1:-1]:
+        which += merged >= start
+    position = merged - starts[which]
+    return keys, which if senders == list(range(len(shares))) else np.array(senders, dtype=np.int64)[which], position
+
+
+def _later_of_repeats(order: np.ndarray, merged: np.ndarray, repeated: np.ndarray) -> np.ndarray:
+    """Among merged candidates whose keys repeat (`repeated`: positions equal to the next one), the
+    positions of all but the least order key of each key."""
+    if not np.any(repeated[1:] == repeated[:-1] + 1):  # pairs only (always so with two workers)
+        first, second = order[merged[repeated]], order[merged[repeated + 1]]
+        return np.where(first <= second, repeated + 1, repeated)
+    order = order[merged]
+    same = np.zeros(len(order), dtype=bool)
+    same[repeated + 1] = True
+    starts = np.flatnonzero(~same)
+    least = np.minimum.reduceat(order, starts)
+    later = order != np.repeat(least, np.diff(np.append(starts, len(order))))
+    return np.flatnonzero(later)
 
 
 class _Mailbox:
@@ -407,20 +440,27 @@ class _Mailbox:
         finally:
             os.close(descriptor)
 
-    def send(self, sequence: int, arrays: list[np.ndarray]) -> None:
+    def send(self, sequence: int, arrays: list[np.ndarray | Gather]) -> None:
+        """Write a message: the arrays, each `Gather` written as the rows it selects (one copy, not two)."""
         layout = []
         offset = self._HEADER
         for array in arrays:
-            layout.append((array.dtype.str, array.shape, offset))
-            offset += -(-array.nbytes // self._ALIGN) * self._ALIGN
+            shape = (len(array.positions), *array.rows.shape[1:]) if isinstance(array, Gather) else array.shape
+            dtype = array.rows.dtype if isinstance(array, Gather) else array.dtype
+            layout.append((dtype.str, shape, offset))
+            offset += -(-math.prod(shape) * dtype.itemsize // self._ALIGN) * self._ALIGN
         header = pickle.dumps((sequence, offset, layout))
         if len(header) > self._HEADER - 8:
             raise WorkerError("a message header outgrew its room")
         needed = max(offset, self._HEADER)
         if len(self.view) < needed:  # doubling: every remapping faults the whole file in again
             self._map(max(needed * 5 // 4, 2 * len(self.view)))
-        for array, (_, _, start) in zip(arrays, layout, strict=True):
-            self.view[start:start + array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        for array, (dtype, shape, start) in zip(arrays, layout, strict=True):
+            size = math.prod(shape) * np.dtype(dtype).itemsize
+            if isinstance(array, Gather):
+                array.into(self.view[start:start + size])
+            else:
+                self.view[start:start + size] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         self.view[8:8 + len(header)] = np.frombuffer(header, dtype=np.uint8)
         self.view[:8] = np.frombuffer(len(header).to_bytes(8, "little"), dtype=np.uint8)
 
@@ -506,7 +546,7 @@ class Partition:
                 self.own = (share, work.compact, positions)
             else:
                 self._mailbox(self.me, owner, "candidates").send(
-                    sequence, [share.keys, share.order, take_rows(work.compact, positions)])
+                    sequence, [share.keys, share.order, Gather(work.compact, positions)])
         return work.generated, work.fired, False
 
     def absorb(self, sequence: int, invariants: list[int], dry: bool = False) -> Absorbed | bool:
@@ -626,7 +666,9 @@ def _serve(context: WorkContext, me: int, count: int, directory: str, compact: n
     """A worker process: build its partition, then run what the coordinator asks until told to stop (None)."""
     partition = Partition(context, me, count, directory)
     partition.seed(compact, keys)
+    spin = _cores_for(count)
     while True:
+        _await(connection, spin)
         request = connection.recv()
         if request is None:
             return
@@ -635,6 +677,19 @@ def _serve(context: WorkContext, me: int, count: int, directory: str, compact: n
             connection.send(getattr(partition, name)(*args))
         except Exception:  # handed to the coordinator, which raises it
             connection.send(WorkerError(traceback.format_exc()))
+
+
+def _await(connection: Connection, spin: bool) -> None:
+    """Wait for a message by polling for a while before sleeping in `recv`: on a virtual machine a
+    sleeping core takes a long time to wake, twice per chunk. Only when every worker has a core."""
+    deadline = time.perf_counter() + (_SPIN_SECONDS if spin else 0.0)
+    while time.perf_counter() < deadline and not connection.poll():
+        pass
+
+
+def _cores_for(count: int) -> bool:
+    """Whether each of `count` worker processes can have a core of its own."""
+    return count <= len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else count <= (os.cpu_count() or 1)
 
 
 def _shared_directory() -> str | None:
@@ -651,6 +706,7 @@ class Workers:
 
     def __init__(self, context: WorkContext, count: int, compact: np.ndarray, keys: np.ndarray) -> None:
         self.count = count
+        self.spin = _cores_for(count)
         self.directory = tempfile.mkdtemp(prefix="kvolt-exchange-", dir=_shared_directory()) if count > 1 else None
         self.local = Partition(context, 0, count, self.directory)
         self.local.seed(compact, keys)
@@ -670,6 +726,7 @@ class Workers:
             connection.send((name, args))
         results = [getattr(self.local, name)(*arguments[0])]
         for _, connection in self.links:
+            _await(connection, self.spin)
             result = connection.recv()
             if isinstance(result, BaseException):
                 raise result

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kvolt.checker.partition import Share, WorkerError, _Mailbox, _merge_shares, first_occurrences
+from kvolt.checker.partition import (
+    Gather,
+    Share,
+    WorkerError,
+    _Mailbox,
+    _merge_shares,
+    first_occurrences,
+)
 
 
 def test_a_mailbox_carries_arrays_of_any_type_and_grows(tmp_path: Path) -> None:
@@ -23,6 +30,15 @@ def test_a_mailbox_carries_arrays_of_any_type_and_grows(tmp_path: Path) -> None:
     sender.send(2, [big, np.zeros(0, dtype=np.uint64)])
     got = receiver.receive(2)
     assert (got[0] == big).all() and len(got[1]) == 0
+
+
+def test_a_mailbox_writes_gathered_rows_as_the_rows_they_select(tmp_path: Path) -> None:
+    sender, receiver = _Mailbox(str(tmp_path / "0-1-candidates")), _Mailbox(str(tmp_path / "0-1-candidates"))
+    rows = np.arange(40, dtype=np.int16).reshape(10, 4)
+    nothing = np.zeros(0, dtype=np.int64)
+    sender.send(3, [np.array([1], dtype=np.uint64), Gather(rows, np.array([7, 2, 2, 9])), Gather(rows, nothing)])
+    got = receiver.receive(3)
+    assert got[1].dtype == rows.dtype and (got[1] == rows[[7, 2, 2, 9]]).all() and got[2].shape == (0, 4)
 
 
 def test_a_message_read_out_of_turn_is_caught(tmp_path: Path) -> None:
@@ -39,6 +55,33 @@ def test_merging_shares_keeps_each_keys_least_order_key() -> None:
     keys, sender, position = _merge_shares([mine, theirs])
     assert keys.tolist() == [1, 4, 5, 9]
     assert list(zip(sender.tolist(), position.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 1), (1, 2)]
+
+
+def _merged_naively(shares: list[tuple[list[int], list[int]]]) -> list[tuple[int, int, int]]:
+    """(key, sender, position) of each key's least order key, by brute force."""
+    best: dict[int, tuple[int, int, int]] = {}
+    for sender, (keys, orders) in enumerate(shares):
+        for position, (key, order) in enumerate(zip(keys, orders, strict=True)):
+            if key not in best or order < best[key][0]:
+                best[key] = (order, sender, position)
+    return [(key, best[key][1], best[key][2]) for key in sorted(best)]
+
+
+_SHARE = st.dictionaries(st.integers(0, 40), st.integers(0, 10**6), max_size=30)
+
+
+@given(st.lists(_SHARE, min_size=2, max_size=4), st.randoms(use_true_random=False))
+def test_merging_shares_agrees_with_a_naive_merge(shares: list[dict[int, int]], rng) -> None:
+    """Keys are few, so most appear in several shares (runs of two and more); order keys are distinct."""
+    orders = rng.sample(range(10**6), sum(len(share) for share in shares))
+    built, start = [], 0
+    for share in shares:
+        keys = sorted(share)
+        built.append((keys, orders[start:start + len(keys)]))
+        start += len(keys)
+    merged = _merge_shares([Share(np.array(k, dtype=np.uint64), np.array(o, dtype=np.int64)) for k, o in built])
+    got = list(zip(*(array.tolist() for array in merged), strict=True))
+    assert got == _merged_naively(built)
 
 
 def test_an_empty_share_of_another_key_type_is_ignored() -> None:
