@@ -119,7 +119,9 @@ class ColumnBuffer:
 
     def get(self, width: int, count: int) -> np.ndarray:
         if len(self.flat) < width * count:  # doubling: levels grow, and each new buffer is faulted in afresh
-            self.flat = np.empty(max(width * count, 2 * len(self.flat)), dtype=np.int64)
+            size = max(width * count, 2 * len(self.flat))
+            self.flat = np.zeros(0, dtype=np.int64)  # freed first: its pages are the fastest the new one can get
+            self.flat = np.empty(size, dtype=np.int64)
         return self.flat[:width * count].reshape(width, count)
 
 
@@ -539,6 +541,7 @@ class Partition:
         whole = self.frontier64 is not None and low == 0 and high == len(self.frontier)
         work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high],
                           self.frontier64 if whole else None)
+        self.frontier64 = None  # read once (a level of one chunk): its memory may go to the next buffer
         if work.failed:
             return 0, work.fired, True
         for owner, (positions, share) in enumerate(_split(work, order_keys(work.moves, work.parents), self)):

@@ -126,10 +126,11 @@ class Sink:
         if self.parents >= 256:  # the last chunk's ratio (a few rows say little about the next chunk's)
             self.per_parent = max(self.per_parent, self.used / self.parents)
         wanted = max(int(self.per_parent * 1.25 * len(rows)), 1024)
-        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:]:
+        if self.buffer.dtype != rows.dtype or self.buffer.shape[1:] != rows.shape[1:] or len(self.buffer) < wanted:
+            if self.buffer.dtype == rows.dtype and self.buffer.shape[1:] == rows.shape[1:]:
+                wanted = max(wanted, 2 * len(self.buffer))  # doubling: levels grow, and each new buffer is faulted in
+            self.buffer = np.zeros((0, 0), dtype=np.int8)  # freed first: its pages are the fastest the new one can get
             self.buffer = np.empty((wanted, *rows.shape[1:]), dtype=rows.dtype)
-        elif len(self.buffer) < wanted:  # doubling: levels grow, and each new buffer is faulted in afresh
-            self.buffer = np.empty((max(wanted, 2 * len(self.buffer)), *rows.shape[1:]), dtype=rows.dtype)
         self.used = 0
         self.parents = len(rows)
         self.pieces = []
