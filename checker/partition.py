@@ -16,13 +16,17 @@ worker doing its share of each:
    counterexamples are the same for any number of workers.
 
 Under symmetry, workers also tell each other which raw rows they canonicalised (`absorb`), so that
-none computes an orbit fingerprint another has already computed in an earlier chunk. Worker 0 is
-the coordinating process itself, so two workers keep two cores busy.
+none computes an orbit fingerprint another has already computed in an earlier chunk. With a large
+symmetry group (the orbit hash, the costliest step), a third exchange comes between the two phases:
+`expand` sends each distinct raw row to the owner of its raw fingerprint, and `canonicalise` there
+computes its orbit key once, even when both workers met the row, and sends it on to the owner of
+that key. Worker 0 is the coordinating process itself, so two workers keep two cores busy.
 
 The large arrays of a chunk (the int64 column copies guards and invariants read, the successor
 buffer, the mailboxes) live in per-process buffers that are reused and grow by doubling: memory
-touched for the first time is slow to fault in, slower than filling it. A level of up to two chunks
-keeps the column copy its invariant check made for its own expansion.
+touched for the first time is slow to fault in, slower than filling it, and a buffer is freed
+before the bigger one is made, since memory the kernel has just taken back is the fastest to get.
+A level of up to two chunks keeps the column copy its invariant check made for its own expansion.
 """
 
 from __future__ import annotations
@@ -141,6 +145,12 @@ class WorkContext:
     recorded: list[np.ndarray] = field(default_factory=list)  # raw keys this process canonicalised, not yet shared
     share: bool = False  # whether other workers are told of them
 
+    @property
+    def routes_raw(self) -> bool:
+        """Whether candidates go to the owner of their raw key to be canonicalised there (`Partition.canonicalise`):
+        with several workers and a costly orbit hash, so that no row is canonicalised by two workers."""
+        return self.share and self.fingerprints.orbit is not None and not self.exact
+
 
 def _not_canonicalised_before(context: WorkContext, raw: np.ndarray, by_key: np.ndarray) -> np.ndarray:
     """Which candidates (by raw key, distinct) no worker is known to have canonicalised in an earlier
@@ -204,37 +214,45 @@ def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not len(keys):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    if keys.dtype == np.uint64:
-        found = _first_by_tagged_sort(keys)
-        if found is not None:
-            return found
-    # an unstable sort is much faster; the least position in each run of equal keys is taken instead
-    order = np.argsort(keys) if keys.dtype == np.uint64 else np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    return _ranked(np.minimum.reduceat(order, starts), len(keys))
-
-
-def _first_by_tagged_sort(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """`first_occurrences` for fingerprints by one plain sort (several times faster than an argsort).
-
-    Each key's low bits are replaced by its position, so sorting puts equal keys together with
-    their least position first. Two distinct keys that agree on every other bit could interleave
-    (once in thousands of large chunks, fingerprints being uniform): then None, and the caller
-    sorts the slow way.
-    """
-    bits = max(1, int(len(keys) - 1).bit_length())
-    mask = np.uint64((1 << bits) - 1)
-    tagged = keys & ~mask
-    tagged |= np.arange(len(keys), dtype=np.uint64)
-    tagged.sort()
-    position = (tagged & mask).astype(np.int64)
-    whole = keys[position]
-    differs = whole[1:] != whole[:-1]
-    tagged >>= np.uint64(bits)
-    if np.count_nonzero(differs) != np.count_nonzero(tagged[1:] != tagged[:-1]):
-        return None
+    position, differs = _key_runs(keys)
     return _ranked(position[np.flatnonzero(np.concatenate(([True], differs)))], len(keys))
+
+
+def _key_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, differs): the positions in ascending key order, equal keys by ascending position, and
+    whether each key in that order differs from the next.
+
+    Fingerprints take one plain sort (several times faster than an argsort): each key's low bits are
+    replaced by its position, so sorting puts equal keys together with their least position first.
+    Two distinct keys that agree on every other bit could interleave (once in thousands of large
+    chunks, fingerprints being uniform): then they are sorted the slow way.
+    """
+    if keys.dtype == np.uint64 and len(keys):
+        bits = max(1, int(len(keys) - 1).bit_length())
+        mask = np.uint64((1 << bits) - 1)
+        tagged = keys & ~mask
+        tagged |= np.arange(len(keys), dtype=np.uint64)
+        tagged.sort()
+        position = (tagged & mask).astype(np.int64)
+        whole = keys[position]
+        differs = whole[1:] != whole[:-1]
+        tagged >>= np.uint64(bits)
+        if np.count_nonzero(differs) == np.count_nonzero(tagged[1:] != tagged[:-1]):
+            return position, differs
+    position = np.argsort(keys, kind="stable")
+    ordered = keys[position]
+    return position, ordered[1:] != ordered[:-1]
+
+
+def _least_order_per_key(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The position of each distinct key's least order key (order keys are distinct), in ascending key order."""
+    position, differs = _key_runs(keys)
+    if np.all(differs):
+        return position
+    starts = np.flatnonzero(np.concatenate(([True], differs)))
+    ordered = order[position]
+    least = np.repeat(np.minimum.reduceat(ordered, starts), np.diff(np.append(starts, len(keys))))
+    return position[ordered == least]
 
 
 def _ranked(first_by_key: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -251,9 +269,10 @@ def _empty_work(chunk: np.ndarray, fired: np.ndarray, failed: bool = False) -> C
 
 
 def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
-               rows64: np.ndarray | None = None) -> ChunkWork:
+               rows64: np.ndarray | None = None, canonicalise: bool = True) -> ChunkWork:
     """Expand frontier rows (`indices`: their discovery indices) into their unique candidate successors
-    (`rows64`: the rows' `int64_columns`, when already at hand)."""
+    (`rows64`: the rows' `int64_columns`, when already at hand). Without `canonicalise`, the candidates
+    are the distinct raw rows not canonicalised before, keyed by their raw fingerprints."""
     vector = context.vector
     fired = np.zeros(len(vector.actions), dtype=np.int64)
     if rows64 is None:
@@ -292,8 +311,9 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
     if fingerprints.orbit is not None and not context.exact:
         unknown = _not_canonicalised_before(context, keys, by_key)
         candidates, keys = candidates[unknown], keys[unknown]
+        by_key = (np.cumsum(unknown) - 1)[by_key[unknown[by_key]]]  # the same order, among those kept
     rows = take_rows(successors, candidates)
-    if fingerprints.plans and not context.exact:
+    if fingerprints.plans and not context.exact and canonicalise:
         # exact duplicates are gone (one cheap hash); canonicalise only the distinct rows
         keys = fingerprints(rows, keys)
         first, by_key = first_occurrences(keys)
@@ -352,20 +372,21 @@ def take_rows(rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return whole[positions].view(rows.dtype).reshape(len(positions), rows.shape[1])
 
 
-def _split(work: ChunkWork, order: np.ndarray, partition: Partition) -> list[tuple[np.ndarray, Share]]:
-    """For each worker, the positions of the candidates whose keys it owns and their share, in ascending key order."""
-    by_key = work.by_key
+def _split(keys: np.ndarray, by_key: np.ndarray, order: np.ndarray, compact: np.ndarray,
+           partition: Partition) -> list[tuple[np.ndarray, Share]]:
+    """For each worker, the positions of the candidates whose keys it owns and their share, in ascending key
+    order (`by_key`: the order of the candidates in which their keys ascend)."""
     if partition.count == 1:
-        return [(by_key, Share(work.keys[by_key], order[by_key]))]
-    if work.keys.dtype == np.uint64:  # owners hold ranges of keys: the ascending keys are cut, not filtered
-        ascending, ordered = work.keys[by_key], order[by_key]
+        return [(by_key, Share(keys[by_key], order[by_key]))]
+    if keys.dtype == np.uint64:  # owners hold ranges of keys: the ascending keys are cut, not filtered
+        ascending, ordered = keys[by_key], order[by_key]
         cuts = [0, *np.searchsorted(ascending, partition.bounds).tolist(), len(by_key)]
         return [(by_key[a:b], Share(ascending[a:b], ordered[a:b])) for a, b in itertools.pairwise(cuts)]
-    owner_by_key = partition.owners(work.keys, work.compact)[by_key]
+    owner_by_key = partition.owners(keys, compact)[by_key]
     split = []
     for owner in range(partition.count):
         positions = by_key[owner_by_key == owner]
-        split.append((positions, Share(work.keys[positions], order[positions])))
+        split.append((positions, Share(keys[positions], order[positions])))
     return split
 
 
@@ -527,7 +548,8 @@ class Partition:
                new_level: bool) -> tuple[int, np.ndarray, bool]:
         """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed).
 
-        Each other worker is sent the candidates it owns: keys, order keys and rows.
+        Each other worker is sent the candidates it owns (of their raw keys, when `routes_raw`): keys,
+        order keys and rows.
         """
         if settle is not None:
             self._settle(*settle)
@@ -540,38 +562,66 @@ class Partition:
         low, high = np.searchsorted(self.frontier_index, [start, stop])
         whole = self.frontier64 is not None and low == 0 and high == len(self.frontier)
         work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high],
-                          self.frontier64 if whole else None)
+                          self.frontier64 if whole else None, canonicalise=not self.context.routes_raw)
         self.frontier64 = None  # read once (a level of one chunk): its memory may go to the next buffer
         if work.failed:
             return 0, work.fired, True
-        for owner, (positions, share) in enumerate(_split(work, order_keys(work.moves, work.parents), self)):
-            if owner == self.me:
-                self.own = (share, work.compact, positions)
-            else:
-                self._mailbox(self.me, owner, "candidates").send(
-                    sequence, [share.keys, share.order, Gather(work.compact, positions)])
+        order = order_keys(work.moves, work.parents)
+        self._send(sequence, "raw-candidates" if self.context.routes_raw else "candidates",
+                   work.compact, work.keys, work.by_key, order)
         return work.generated, work.fired, False
+
+    def canonicalise(self, sequence: int) -> None:
+        """Between the phases, when raw keys are routed: canonicalise the raw candidates this worker owns
+        (each distinct raw row once, whoever found it) and send each orbit key's owner the least (move,
+        parent) of each orbit key."""
+        shares, rows, at = self._shares(sequence, "raw-candidates")
+        _, sender, position = _merge_shares(shares)  # each raw key once: its least order key
+        chosen_rows, raw, order = [], [], []
+        for other in range(self.count):
+            picked = position[sender == other]
+            chosen_rows.append(take_rows(rows[other], picked if at[other] is None else at[other][picked]))
+            raw.append(shares[other].keys[picked])
+            order.append(shares[other].order[picked])
+        compact, ordered = np.concatenate(chosen_rows), np.concatenate(order)
+        keys = self.context.fingerprints(compact, np.concatenate(raw))
+        self._send(sequence, "candidates", compact, keys, _least_order_per_key(keys, ordered), ordered)
+
+    def _send(self, sequence: int, kind: str, compact: np.ndarray, keys: np.ndarray, by_key: np.ndarray,
+              order: np.ndarray) -> None:
+        """Send each other worker the candidates whose keys it owns; keep this worker's own for later."""
+        for owner, (positions, share) in enumerate(_split(keys, by_key, order, compact, self)):
+            if owner == self.me:
+                self.own = (share, compact, positions)
+            else:
+                self._mailbox(self.me, owner, kind).send(sequence, [share.keys, share.order, Gather(compact, positions)])
+
+    def _shares(self, sequence: int, kind: str) -> tuple[list[Share], list[np.ndarray], list[np.ndarray | None]]:
+        """Every worker's share of the chunk's candidates for this one (its own kept, the others' received):
+        the shares, their rows, and where each share's candidates are among its rows (None: in order)."""
+        assert self.own is not None
+        own, own_rows, own_at = self.own
+        self.own = None
+        shares: list[Share] = []
+        rows: list[np.ndarray] = []
+        at: list[np.ndarray | None] = []
+        for sender in range(self.count):
+            if sender == self.me:
+                share, candidates, where = own, own_rows, own_at
+            else:
+                keys, order, candidates = self._mailbox(sender, self.me, kind).receive(sequence)
+                share, where = Share(keys, order), None
+            shares.append(share)
+            rows.append(candidates)
+            at.append(where)
+        return shares, rows, at
 
     def absorb(self, sequence: int, invariants: list[int], dry: bool = False) -> Absorbed | bool:
         """Phase 2: keep the new states among the candidates this worker owns, in discovery order; check them.
 
         A dry run (is any successor new?) changes nothing and answers with a bool.
         """
-        assert self.own is not None
-        own, own_rows, own_at = self.own
-        self.own = None
-        shares: list[Share] = []
-        rows: list[np.ndarray] = []
-        at: list[np.ndarray | None] = []  # where each share's candidates are among its rows (None: in order)
-        for sender in range(self.count):
-            if sender == self.me:
-                share, candidates, where = own, own_rows, own_at
-            else:
-                keys, order, candidates = self._mailbox(sender, self.me, "candidates").receive(sequence)
-                share, where = Share(keys, order), None
-            shares.append(share)
-            rows.append(candidates)
-            at.append(where)
+        shares, rows, at = self._shares(sequence, "candidates")
         if self.shares_canonicalised:  # sent now: the last message of this kind was read at this chunk's expand
             recorded = _recorded_since_last_shared(self.context)
             for other in range(self.count):

@@ -149,6 +149,8 @@ class _Search:
             self.fired += fired
         if any(failed for _, _, failed in replies):
             self._raise_exact_error(start, stop)
+        if self.context.routes_raw:
+            self.pool.call("canonicalise", [(self.sequence,)] * self.workers)
 
     def _expand_level(self, level_start: int, level: int) -> int:
         """Expand one level chunk by chunk; the number of new states."""

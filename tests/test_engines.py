@@ -12,17 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kvolt.checker import fingerprint
+from kvolt.checker import fingerprint, vector_search
 from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
 from kvolt.checker.explorer import ExplorationError, Options, explore
+from kvolt.checker.fingerprint import Fingerprints, storage_dtype
 from kvolt.checker.loader import load_text
 from kvolt.checker.partition import Visited
 from kvolt.checker.resolver import resolve
-from kvolt.checker.vector import Sink
+from kvolt.checker.vector import Sink, compile_vector
 from kvolt.checker.vector_search import explore_vector
 
-EXAMPLES = Path(__file__).parent.parent / "spec" / "examples"
+SPEC = Path(__file__).parent.parent / "spec"
+EXAMPLES = SPEC / "examples"
 
 
 def _models() -> list[tuple[Path, str]]:
@@ -157,6 +159,31 @@ def test_two_workers_give_identical_results(path: Path, model: str) -> None:
     for violation in two.violations:  # a shortest counterexample that replays to the violation
         assert violation.length == 7
         assert not next(i for i in compiled.invariants if i.name == violation.property).holds(violation.trace[-1].state)
+
+
+@pytest.mark.parametrize(("path", "violated"), [(SPEC / "volume_lifecycle.kvolt", []),
+                                                (SPEC / "mutations" / "s06_detach_without_in_use_check.kvolt",
+                                                 ["no_detach_while_mounted"])], ids=["ok", "violation"])
+def test_workers_canonicalise_by_raw_key_with_identical_results(path: Path, violated: list[str]) -> None:
+    """Under a large symmetry group (the orbit hash), candidates go to their raw key's owner to be
+    canonicalised first (a third exchange per chunk); small chunks make levels of many chunks."""
+    compiled = build(path, "attach").compiled
+    layout = compiled.layout
+    assert Fingerprints(compile_vector(compiled), layout.size, storage_dtype(layout), True).orbit is not None
+    one, one_links = _search_with_links(compiled, workers=1)
+    assert [v.property for v in one.violations] == violated
+    for workers in (2, 3):
+        many, many_links = _search_with_links(compiled, workers)
+        assert (_summary(many), many.generated_states) == (_summary(one), one.generated_states)
+        assert [v.trace for v in many.violations] == [v.trace for v in one.violations]
+        assert all((a == b).all() for a, b in zip(many_links, one_links, strict=True))  # every state's parent and move
+
+
+def _search_with_links(compiled, workers: int) -> tuple:
+    """A search's result and its parent links and moves, state by state in discovery order."""
+    search = vector_search._Search(compiled, Options(stop_at_first=False), exact=False, chunk_rows=512, workers=workers)
+    result, _ = search.run()
+    return result, (np.concatenate(search.parents), np.concatenate(search.moves))
 
 
 CONST_BOOL_THROUGH_REFERENCE = """

@@ -13,6 +13,7 @@ from kvolt.checker.partition import (
     Gather,
     Share,
     WorkerError,
+    _least_order_per_key,
     _Mailbox,
     _merge_shares,
     first_occurrences,
@@ -114,3 +115,15 @@ def test_first_occurrences_of_exact_keys_agree_with_a_naive_scan() -> None:
     keys = rows.view(np.dtype((np.void, 2))).ravel()
     first, by_key = first_occurrences(keys)
     assert first.tolist() == [0, 1, 3] and by_key.tolist() == [1, 2, 0]
+
+
+@given(st.lists(st.sampled_from(_POOL) | st.integers(0, 2**64 - 1), max_size=300), st.randoms(use_true_random=False))
+def test_least_order_per_key_agrees_with_a_naive_scan(keys: list[int], rng) -> None:
+    """For each distinct key, the position of its least order key (order keys are distinct), by key."""
+    order = rng.sample(range(10**9), len(keys))
+    best: dict[int, int] = {}
+    for position, key in enumerate(keys):
+        if key not in best or order[position] < order[best[key]]:
+            best[key] = position
+    got = _least_order_per_key(np.array(keys, dtype=np.uint64), np.array(order, dtype=np.int64))
+    assert got.tolist() == [best[key] for key in sorted(best)]
