@@ -7,8 +7,10 @@ import os
 
 from hypothesis import settings
 
-# In CI the examples are derandomised, so a run is reproducible and never blocked by a new random find
-# (the random exploration happens on developers' machines, where the profile is the default one).
+# The examples are derandomised by default, so `pytest` gives the same verdict on every machine and
+# is never blocked by a new random find. KVOLT_EXPLORE=1 draws fresh random examples instead, to
+# look for new failures (the random walks of tests/impl/test_replay.py find the known replay gaps
+# listed there now and then).
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile("explore" if os.environ.get("KVOLT_EXPLORE") else "ci")
