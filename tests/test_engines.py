@@ -177,6 +177,11 @@ def test_workers_canonicalise_by_raw_key_with_identical_results(path: Path, viol
         assert (_summary(many), many.generated_states) == (_summary(one), one.generated_states)
         assert [v.trace for v in many.violations] == [v.trace for v in one.violations]
         assert all((a == b).all() for a, b in zip(many_links, one_links, strict=True))  # every state's parent and move
+    for limit in (Options(max_states=5000), Options(max_depth=8)):  # the dry run at a depth limit takes the third exchange too
+        one, _ = explore_vector(compiled, limit, chunk_rows=512)
+        two, _ = explore_vector(compiled, limit, chunk_rows=512, workers=2)
+        assert (_summary(two), two.generated_states, two.incomplete_reason) == \
+            (_summary(one), one.generated_states, one.incomplete_reason)
 
 
 def _search_with_links(compiled, workers: int) -> tuple:
