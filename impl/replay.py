@@ -70,6 +70,7 @@ ENVIRONMENT = ("user.create_claim", "user.delete_claim", "user.resize_claim", "u
 MAX_MOVES = 300  # trials of implementation moves for one spec step
 MAX_DEPTH = 16  # hidden moves before one spec step (greedy search)
 BFS_DEPTH = 3  # exhaustive search depth
+POD_WORKER_ACTIONS = ("kubelet.dsw_remove", "kubelet.remove_pod")  # one pod's worker: see Replay._pod_only
 BFS_BUDGET = 80  # trials of the exhaustive search before the greedy one
 MAX_SETTLE_MOVES = 300
 
@@ -297,6 +298,18 @@ class Sandbox:
                 self._start(step.name, current, target)
             finally:
                 adc.reconciler.first_node = None
+        elif kind == "pod-only":  # a kubelet's pod workers (when next due), only one pod's
+            kubelet = next((k for k in self.cluster.kubelets.values() if move[1] == f"{k.name} pod-sync"), None)
+            if kubelet is None:
+                return "off"
+            self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
+            kubelet.only_pod = move[2]
+            try:
+                started = self._start(move[1], current, target)
+            finally:
+                kubelet.only_pod = None
+            if not started:
+                return "off"
         elif kind == "pod-first":  # a kubelet's reconciler (when next due), one pod's volumes first
             kubelet = next((k for k in self.cluster.kubelets.values() if move[1] == f"{k.name} reconcile"), None)
             if kubelet is None:
@@ -415,6 +428,7 @@ class Replay:
         self.modelled_caches = set().union(*caches) if caches else set()
         self.host_node = {hid: rec.get("node") for hid, rec in _records(states[0], "Host").items()}
         self.setup_hint: tuple[str, str] | None = None  # see _setup_hint
+        self.pod_hint: tuple[str, str] | None = None  # see _pod_hint
         for s in states:
             self.host_node.update({hid: rec.get("node") for hid, rec in _records(s, "Host").items()})
 
@@ -786,11 +800,12 @@ class Replay:
                 moves = []  # invisible here: realised, if at all, by the hidden steps of a later visible change
             else:
                 self.setup_hint = self._setup_hint(index, action, params)
+                self.pod_hint = self._pod_hint(action, params)
                 try:
                     found = self._search(current, target, self._actors(action, params),
                                          self._node_hint(index, params))
                 finally:
-                    self.setup_hint = None
+                    self.setup_hint = self.pod_hint = None
                 if found is None:
                     return self._failure(index, action, params, reports,
                                          "no sequence of implementation steps reaches this state")
@@ -829,6 +844,27 @@ class Replay:
             if state.get(ACTION_KEY) == "kubelet.setup" and str(picks.get("h", "")) == host:
                 return str(self.host_node[host]), str(picks.get("p", ""))
         return None
+
+    def _pod_hint(self, action: str, params: dict[str, Any]) -> tuple[str, str] | None:
+        """For a kubelet's step about one pod's termination (its containers stopped, its object
+        deleted): the node and the pod, whose worker alone may run (`_pod_only`)."""
+        if action not in POD_WORKER_ACTIONS or str(params.get("h", "")) not in self.host_node:
+            return None
+        return str(self.host_node[str(params["h"])]), str(params.get("p", ""))
+
+    def _pod_only(self, sandbox: Sandbox, actors: tuple[str, ...] | None) -> list[tuple]:
+        """The kubelet's pod workers (when next due) with only the pod of `pod_hint` synced: upstream
+        runs one worker per pod, so two pods being deleted on one node are stopped (and their objects
+        deleted) one at a time, in either order, where the implementation's pass does both."""
+        if self.pod_hint is None:
+            return []
+        node, slot = self.pod_hint
+        kubelet = sandbox.cluster.kubelets.get(node)
+        if kubelet is None or (actors is not None and kubelet.name not in actors):
+            return []
+        name = sandbox.world.pod_names.get(slot)
+        uid = next((u for u, n in sandbox.world.abstraction.pod_names.items() if n == name), None)
+        return [] if uid is None else [("pod-only", f"{kubelet.name} pod-sync", uid)]
 
     def _pod_first(self, sandbox: Sandbox, actors: tuple[str, ...] | None) -> list[tuple]:
         """The kubelet's reconciler (when next due) meeting the pod of `setup_hint` first, where that
@@ -888,8 +924,8 @@ class Replay:
         """Candidate moves in the order they are tried: the acting component's fibers in flight,
         its informers catching up, its other steps (the attach/detach reconciler also with the
         node the trace names first, `hint`; a kubelet's reconciler also with the pod the trace sets
-        up next first, `_pod_first`), single watch events, then time passing (`actors`
-        None: every component's)."""
+        up next first, `_pod_first`; its pod workers also for the one pod the step is about,
+        `_pod_only`), single watch events, then time passing (`actors` None: every component's)."""
         def mine(actor: str) -> bool:
             return actors is None or actor in actors
         now = sandbox.cluster.clock.now_ms
@@ -899,7 +935,7 @@ class Replay:
         reconcile = any(s.action == "adc_reconcile" for s in own)
         hinted = [("reconcile-from", hint)] if reconcile and hint in sandbox.cluster.nodes else []
         others = [("reconcile-from", n) for n in sandbox.cluster.nodes[1:] if reconcile and n != hint]
-        hinted += self._pod_first(sandbox, actors)
+        hinted += self._pod_first(sandbox, actors) + self._pod_only(sandbox, actors)
         single = [("start", s.name) for s in steps if s.action == "deliver_event" and mine(s.actor)
                   and _pending_events(sandbox, s) > 1]
         waits = [("wait", loop) for loop, due in sorted(sandbox.cluster.due.items())
@@ -1116,6 +1152,8 @@ def _describe(move: tuple) -> str:
         return f"adc reconcile ({move[1]}'s volumes first)"
     if move[0] == "pod-first":
         return f"{move[1]} (pod {move[2]}'s volumes first)"
+    if move[0] == "pod-only":
+        return f"{move[1]} (pod {move[2]} only)"
     if move[0] == "catch-up":
         return f"{move[1]} informer catches up"
     if move[0] == "sync":

@@ -46,6 +46,7 @@ class Kubelet:
                                                       self.asw, self.is_pod_running, bugs)
         self.reconciler = Reconciler(node, self.dsw, self.asw, self.executor, self.populator)
         self.reconstructed = self.reconciler.reconstruct(self.host, backend, plugins)
+        self.only_pod: str | None = None  # see sync_pods
 
     def is_pod_running(self, uid: str) -> bool:
         """The container runtime's view (a bound method, so that a cluster can be pickled)."""
@@ -83,10 +84,17 @@ class Kubelet:
     # ------------------------------------------------------------ pod workers
 
     def sync_pods(self) -> list[str]:
-        """One pass of the pod workers; returns what was done."""
+        """One pass of the pod workers; returns what was done.
+
+        Upstream runs one worker per pod (pod_workers.go), so pods are synced independently, in any
+        order; with `only_pod` set (by the replay, for one pass), only that pod's worker runs.
+        """
         done = []
-        pods = {t.uid(p): p for p in self.pod_informer.list() if t.pod_node(p) == self.node}
+        pods = {t.uid(p): p for p in self.pod_informer.list() if t.pod_node(p) == self.node
+                and self.only_pod in (None, t.uid(p))}
         for uid in sorted(self.host.running):
+            if self.only_pod not in (None, uid):
+                continue
             if uid not in pods:
                 self.backend.stop_pod(self.node, uid)  # force-deleted: kill the containers
                 done.append(f"kill {uid}")

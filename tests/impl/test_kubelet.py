@@ -85,3 +85,16 @@ def test_a_pod_deleted_while_its_disk_is_not_attached_is_deleted_all_the_same():
     assert c.server.peek(t.POD, NS, "p1") is None
     assert uid not in k.dsw.pods and not c.backend.hosts["node1"].pod_mounts
     assert not c.backend.violations
+
+
+def test_the_pod_workers_sync_every_pod_unless_told() -> None:
+    """Recorded runs stay as they were: a pass stops the containers of every pod that is gone; with
+    `only_pod` set (the replay does, for one pass) only that pod's worker runs."""
+    c = _cluster()
+    k = c.kubelets["node1"]
+    for uid in ("uid-1", "uid-2"):  # containers whose pod objects are gone (force-deleted)
+        c.backend.start_pod("node1", uid)
+    k.only_pod = "uid-2"
+    assert k.sync_pods() == ["kill uid-2"] and sorted(k.host.running) == ["uid-1"]
+    k.only_pod = None
+    assert k.sync_pods() == ["kill uid-1"] and not k.host.running

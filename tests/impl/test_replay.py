@@ -148,6 +148,29 @@ def test_either_pod_sharing_an_attachable_volume_is_set_up_first() -> None:
     assert [m for m in result.steps[staged].moves if m.endswith("'s volumes first)")], _explain(result)
 
 
+# a conform_nfs walk: pod1 and pod2 run on node1; pod2 is deleted, then pod1, and the kubelet stops,
+# unmounts and deletes pod1 while pod2 still runs
+ONE_POD_STOPPED_FIRST = [23279, 10371, 5415, 14749, 3145, 13291, 26116, 33427, 11242, 14293, 60979, 52314, 29196,
+                         14266, 63646, 45357, 52803, 58405, 14541, 38255, 58157, 49729, 26999, 15324, 990, 60840,
+                         39227, 10123, 44769, 45370, 25159]
+
+
+def test_two_pods_being_deleted_on_one_node_are_stopped_one_at_a_time() -> None:
+    """Upstream runs one worker per pod, so of two pods being deleted on one node either may be
+    stopped (and its object deleted) first. The implementation's pass syncs every pod; the replay
+    lets it sync only the pod the trace stops (`Kubelet.only_pod`)."""
+    model = _model("conform_nfs")
+    steps = walk(model, ONE_POD_STOPPED_FIRST)
+    actions = [(s.action, dict(s.params).get("p")) for s in steps]
+    assert actions[23:] == [("user.delete_pod", "pod2"), ("pvc_protection.sync[Pod]", None), ("user.delete_claim", None),
+                            ("user.delete_pod", "pod1"), ("pvc_protection.sync[Pod]", None),
+                            ("kubelet.dsw_remove", "pod1"), ("pv_controller.sync[PVC]", None),
+                            ("kubelet.teardown", "pod1"), ("kubelet.remove_pod", "pod1")]
+    result = replay(model, trace_to_itf(model, steps, "one pod stopped first"))
+    assert result.ok, _explain(result)
+    assert [m for m in result.steps[28].moves if m.endswith(" only)")], _explain(result)
+
+
 def test_the_kubelet_reconciler_meets_pods_in_a_fixed_order_unless_told() -> None:
     """Recorded runs stay deterministic: the volumes to mount in pod order; `first_pod` (set by the
     replay for one pass) moves one pod's volumes to the front."""
