@@ -298,30 +298,8 @@ class Sandbox:
                 self._start(step.name, current, target)
             finally:
                 adc.reconciler.first_node = None
-        elif kind == "pod-only":  # a kubelet's pod workers (when next due), only one pod's
-            kubelet = next((k for k in self.cluster.kubelets.values() if move[1] == f"{k.name} pod-sync"), None)
-            if kubelet is None:
-                return "off"
-            self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
-            kubelet.only_pod = move[2]
-            try:
-                started = self._start(move[1], current, target)
-            finally:
-                kubelet.only_pod = None
-            if not started:
-                return "off"
-        elif kind == "pod-first":  # a kubelet's reconciler (when next due), one pod's volumes first
-            kubelet = next((k for k in self.cluster.kubelets.values() if move[1] == f"{k.name} reconcile"), None)
-            if kubelet is None:
-                return "off"
-            self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
-            kubelet.reconciler.first_pod = move[2]
-            try:
-                started = self._start(move[1], current, target)
-            finally:
-                kubelet.reconciler.first_pod = None
-            if not started:
-                return "off"
+        elif kind in ("pod-only", "pod-first") and not self._start_told(move, current, target):
+            return "off"
         self.cluster.check_monitors()
         for informer in self.cluster.informers():
             informer.delivered.clear()  # kept for recordings only
@@ -329,6 +307,21 @@ class Sandbox:
         self.outcome = ("goal" if now_state == target else "hidden" if now_state == current
                         else "partial" if _between(now_state, current, target) else "off")
         return self.outcome
+
+    def _start_told(self, move: tuple, current: Projection, target: Projection) -> bool:
+        """A kubelet's loop (when next due) told about one pod for one pass: its pod workers syncing
+        only that pod (`pod-only`), or its reconciler meeting that pod's volumes first (`pod-first`)."""
+        loop, attribute = ("pod-sync", "only_pod") if move[0] == "pod-only" else ("reconcile", "first_pod")
+        kubelet = next((k for k in self.cluster.kubelets.values() if move[1] == f"{k.name} {loop}"), None)
+        if kubelet is None:
+            return False
+        told = kubelet if move[0] == "pod-only" else kubelet.reconciler
+        self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
+        setattr(told, attribute, move[2])
+        try:
+            return self._start(move[1], current, target)
+        finally:
+            setattr(told, attribute, None)
 
     def _start(self, name: str, current: Projection, target: Projection) -> bool:
         """Start the enabled step `name` as a fiber and drive it; False if it is not enabled."""
@@ -856,15 +849,24 @@ class Replay:
         """The kubelet's pod workers (when next due) with only the pod of `pod_hint` synced: upstream
         runs one worker per pod, so two pods being deleted on one node are stopped (and their objects
         deleted) one at a time, in either order, where the implementation's pass does both."""
-        if self.pod_hint is None:
+        hinted = self._hinted_pod(sandbox, actors, self.pod_hint)
+        if hinted is None or hinted[1] is None:
             return []
-        node, slot = self.pod_hint
+        kubelet, uid = hinted
+        return [("pod-only", f"{kubelet.name} pod-sync", uid)]
+
+    @staticmethod
+    def _hinted_pod(sandbox: Sandbox, actors: tuple[str, ...] | None,
+                    hint: tuple[str, str] | None) -> tuple[Any, str | None] | None:
+        """The kubelet of a hint's node (None when it is not one of `actors`) and the uid of its pod."""
+        if hint is None:
+            return None
+        node, slot = hint
         kubelet = sandbox.cluster.kubelets.get(node)
         if kubelet is None or (actors is not None and kubelet.name not in actors):
-            return []
+            return None
         name = sandbox.world.pod_names.get(slot)
-        uid = next((u for u, n in sandbox.world.abstraction.pod_names.items() if n == name), None)
-        return [] if uid is None else [("pod-only", f"{kubelet.name} pod-sync", uid)]
+        return kubelet, next((u for u, n in sandbox.world.abstraction.pod_names.items() if n == name), None)
 
     def _pod_first(self, sandbox: Sandbox, actors: tuple[str, ...] | None) -> list[tuple]:
         """The kubelet's reconciler (when next due) meeting the pod of `setup_hint` first, where that
@@ -874,14 +876,10 @@ class Replay:
         Tried before the kubelet's other steps, also where the pod is met first anyway (then it is
         the plain pass, tried early, so that reconcile, mount, start the containers fits in the
         breadth-first search's budget)."""
-        if self.setup_hint is None:
+        hinted = self._hinted_pod(sandbox, actors, self.setup_hint)
+        if hinted is None:
             return []
-        node, slot = self.setup_hint
-        kubelet = sandbox.cluster.kubelets.get(node)
-        if kubelet is None or (actors is not None and kubelet.name not in actors):
-            return []
-        name = sandbox.world.pod_names.get(slot)
-        uid = next((u for u, n in sandbox.world.abstraction.pod_names.items() if n == name), None)
+        kubelet, uid = hinted
         dsw, asw = kubelet.dsw, kubelet.asw
         for volume, vtm in sorted(dsw.pods.get(uid or "", {}).items()):
             if (vtm.plugin.attachable or vtm.plugin.device_mountable) \
