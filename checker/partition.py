@@ -26,7 +26,8 @@ The large arrays of a chunk (the int64 column copies guards and invariants read,
 buffer, the mailboxes) live in per-process buffers that are reused and grow by doubling: memory
 touched for the first time is slow to fault in, slower than filling it, and a buffer is freed
 before the bigger one is made, since memory the kernel has just taken back is the fastest to get.
-A level of up to two chunks keeps the column copy its invariant check made for its own expansion.
+A level that is one chunk's new rows (up to `_KEEP_INT64_BYTES` of columns) and is expanded as one
+chunk reuses the column copy its invariant check made.
 """
 
 from __future__ import annotations
@@ -250,9 +251,12 @@ def _least_order_per_key(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
     if np.all(differs):
         return position
     starts = np.flatnonzero(np.concatenate(([True], differs)))
-    ordered = order[position]
-    least = np.repeat(np.minimum.reduceat(ordered, starts), np.diff(np.append(starts, len(keys))))
-    return position[ordered == least]
+    return position[_least_of_runs(order[position], starts)]
+
+
+def _least_of_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Which of `values` is the least of its run (runs begin at `starts`; values are distinct)."""
+    return values == np.repeat(np.minimum.reduceat(values, starts), np.diff(np.append(starts, len(values))))
 
 
 def _ranked(first_by_key: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -311,7 +315,8 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
     if fingerprints.orbit is not None and not context.exact:
         unknown = _not_canonicalised_before(context, keys, by_key)
         candidates, keys = candidates[unknown], keys[unknown]
-        by_key = (np.cumsum(unknown) - 1)[by_key[unknown[by_key]]]  # the same order, among those kept
+        if not canonicalise:  # (canonicalising orders the orbit keys afresh)
+            by_key = (np.cumsum(unknown) - 1)[by_key[unknown[by_key]]]  # the same order, among those kept
     rows = take_rows(successors, candidates)
     if fingerprints.plans and not context.exact and canonicalise:
         # exact duplicates are gone (one cheap hash); canonicalise only the distinct rows
@@ -356,6 +361,14 @@ class Gather:
 
     rows: np.ndarray
     positions: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.positions), *self.rows.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.rows.dtype
 
     def into(self, memory: np.ndarray) -> None:
         """Write the selected rows into `memory` (bytes, exactly their size)."""
@@ -425,13 +438,9 @@ def _later_of_repeats(order: np.ndarray, merged: np.ndarray, repeated: np.ndarra
     if not np.any(repeated[1:] == repeated[:-1] + 1):  # pairs only (always so with two workers)
         first, second = order[merged[repeated]], order[merged[repeated + 1]]
         return np.where(first <= second, repeated + 1, repeated)
-    order = order[merged]
-    same = np.zeros(len(order), dtype=bool)
+    same = np.zeros(len(merged), dtype=bool)
     same[repeated + 1] = True
-    starts = np.flatnonzero(~same)
-    least = np.minimum.reduceat(order, starts)
-    later = order != np.repeat(least, np.diff(np.append(starts, len(order))))
-    return np.flatnonzero(later)
+    return np.flatnonzero(~_least_of_runs(order[merged], np.flatnonzero(~same)))
 
 
 class _Mailbox:
@@ -468,10 +477,8 @@ class _Mailbox:
         layout = []
         offset = self._HEADER
         for array in arrays:
-            shape = (len(array.positions), *array.rows.shape[1:]) if isinstance(array, Gather) else array.shape
-            dtype = array.rows.dtype if isinstance(array, Gather) else array.dtype
-            layout.append((dtype.str, shape, offset))
-            offset += -(-math.prod(shape) * dtype.itemsize // self._ALIGN) * self._ALIGN
+            layout.append((array.dtype.str, array.shape, offset))
+            offset += -(-math.prod(array.shape) * array.dtype.itemsize // self._ALIGN) * self._ALIGN
         header = pickle.dumps((sequence, offset, layout))
         if len(header) > self._HEADER - 8:
             raise WorkerError("a message header outgrew its room")
