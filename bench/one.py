@@ -9,7 +9,7 @@ import time
 
 from kvolt.checker.build import build
 from kvolt.checker.explorer import Options, explore
-from kvolt.checker.loader import builtin_spec_path
+from kvolt.checker.frontend.loader import builtin_spec_path
 from kvolt.checker.simulator import SimulationOptions, simulate
 from kvolt.checker.vector_search import explore_vector
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kvolt.checker import ir
 from kvolt.checker.compiler import CompiledModel, compile_model
-from kvolt.checker.diagnostics import Diagnostic, SourceMap, SpecError, did_you_mean
-from kvolt.checker.loader import load_module
-from kvolt.checker.resolver import resolve
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, SpecError, did_you_mean
+from kvolt.checker.frontend.loader import load_module
+from kvolt.checker.frontend.resolver import resolve
 
 
 @dataclass(frozen=True)

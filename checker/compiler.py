@@ -20,8 +20,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from kvolt.checker import ir
-from kvolt.checker.diagnostics import Span, too_deep
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import Span, too_deep
 
 ABSENT, LIVE, TERMINATING = 0, 1, 2
 LIFE_NAMES = ("absent", "live", "terminating")

@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kvolt.checker import ir
 from kvolt.checker.compiler import CompiledModel, Layout, decode_value
-from kvolt.checker.diagnostics import Diagnostic, SpecError
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import Diagnostic, SpecError
 from kvolt.checker.traces import ACTION_KEY, NONE_REF, PICKS_KEY, Trace, cache_var
 
 State = tuple[int, ...]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.diagnostics import Span
+from kvolt.checker.frontend.diagnostics import Span
 
 State = tuple[int, ...]
 

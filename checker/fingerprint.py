@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from kvolt.checker import ir
 from kvolt.checker.compiler import Layout, Moved, permutation_plan
+from kvolt.checker.frontend import ir
 from kvolt.checker.vector import VectorModel
 
 _MASK64 = (1 << 64) - 1

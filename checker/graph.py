@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from kvolt.checker import ir
 from kvolt.checker.compiler import CompiledModel, decode_value
-from kvolt.checker.diagnostics import Diagnostic, SpecError, did_you_mean
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import Diagnostic, SpecError, did_you_mean
 from kvolt.checker.traces import state_to_itf
 
 State = tuple[int, ...]

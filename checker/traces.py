@@ -21,10 +21,10 @@ from typing import Any
 from lark import Lark, Token, Tree
 
 from kvolt import __version__
-from kvolt.checker import ir
 from kvolt.checker.compiler import CompiledModel, Layout, decode_value
-from kvolt.checker.diagnostics import Diagnostic, SourceMap, Span, SpecError
 from kvolt.checker.explorer import Step
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, Span, SpecError
 
 ACTION_KEY = "mbt::actionTaken"
 PICKS_KEY = "mbt::nondetPicks"

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kvolt.checker import ir
 from kvolt.checker.compiler import (
     CompiledModel,
     Layout,
@@ -38,7 +37,8 @@ from kvolt.checker.compiler import (
     permutation_plan,
     symmetry_permutations,
 )
-from kvolt.checker.diagnostics import too_deep
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import too_deep
 
 Code = int | str  # a folded constant, or numpy source text
 

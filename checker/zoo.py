@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvolt.checker.build import build
-from kvolt.checker.diagnostics import SourceMap
 from kvolt.checker.explorer import Options, Result, Violation, explore
+from kvolt.checker.frontend.diagnostics import SourceMap
 
 
 @dataclass(frozen=True)

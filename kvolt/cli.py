@@ -19,9 +19,9 @@ from rich.console import Console
 from kvolt import __version__
 from kvolt.checker import report
 from kvolt.checker.build import build
-from kvolt.checker.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
 from kvolt.checker.explorer import ExplorationError, Options, explore
-from kvolt.checker.loader import builtin_spec_path
+from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
+from kvolt.checker.frontend.loader import builtin_spec_path
 from kvolt.checker.show import render_trace
 from kvolt.checker.traces import load_trace, trace_to_itf, write_trace
 from kvolt.checker.vector_search import explore_vector
@@ -98,7 +98,7 @@ def _impl_errors() -> tuple[type[Exception], ...]:
 
 def _render_impl_error(error: Exception, sources: SourceMap) -> str:
     """A malformed manifest or scenario (with its position), or an unknown fault, as our diagnostics."""
-    from kvolt.checker.diagnostics import Span
+    from kvolt.checker.frontend.diagnostics import Span
 
     file, line, column = (getattr(error, name, None) for name in ("file", "line", "column"))
     span = Span(file, line, column, line, column + 1) if file and line else None

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kvolt.checker import ir
+from kvolt.checker.frontend import ir
 
 ABSENT, LIVE, TERMINATING = "absent", "live", "terminating"
 

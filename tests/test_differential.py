@@ -24,13 +24,13 @@ import reference
 from hypothesis import HealthCheck, given, reject, settings
 from strategies import seeded_specs, specs
 
-from kvolt.checker import ir
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError, compile_model
-from kvolt.checker.diagnostics import SpecError
 from kvolt.checker.explorer import ExplorationError, Options, Result, explore
-from kvolt.checker.loader import load_text
-from kvolt.checker.resolver import resolve
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend.diagnostics import SpecError
+from kvolt.checker.frontend.loader import load_text
+from kvolt.checker.frontend.resolver import resolve
 from kvolt.checker.traces import state_to_itf
 from kvolt.checker.vector_search import explore_vector
 

@@ -17,9 +17,9 @@ from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
 from kvolt.checker.explorer import ExplorationError, Options, explore
 from kvolt.checker.fingerprint import Fingerprints, storage_dtype
-from kvolt.checker.loader import load_text
+from kvolt.checker.frontend.loader import load_text
+from kvolt.checker.frontend.resolver import resolve
 from kvolt.checker.partition import Visited
-from kvolt.checker.resolver import resolve
 from kvolt.checker.vector import Sink, compile_vector
 from kvolt.checker.vector_search import explore_vector
 

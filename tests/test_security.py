@@ -34,10 +34,10 @@ from strategies import RandomSpecGen
 from kvolt.checker import vector as vector_module
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import CompiledModel, compile_model
-from kvolt.checker.diagnostics import SourceMap, SpecError, render_all
 from kvolt.checker.explorer import ExplorationError, Options, explore
-from kvolt.checker.loader import load_text
-from kvolt.checker.resolver import resolve
+from kvolt.checker.frontend.diagnostics import SourceMap, SpecError, render_all
+from kvolt.checker.frontend.loader import load_text
+from kvolt.checker.frontend.resolver import resolve
 from kvolt.checker.traces import load_trace, trace_to_itf, write_trace
 from kvolt.checker.vector import compile_vector
 from kvolt.checker.vector_search import explore_vector

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from clirunner import run_cli
 
-from kvolt.checker.loader import builtin_spec_path
+from kvolt.checker.frontend.loader import builtin_spec_path
 
 MUTATIONS = sorted(builtin_spec_path("mutations").glob("*.kvolt"))
 

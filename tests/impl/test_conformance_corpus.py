@@ -20,7 +20,7 @@ import pytest
 from kvolt.checker.build import choose_model, load_spec
 from kvolt.checker.compiler import compile_model
 from kvolt.checker.conformance import ConformOptions, conform
-from kvolt.checker.diagnostics import SourceMap
+from kvolt.checker.frontend.diagnostics import SourceMap
 from kvolt.checker.traces import parse_trace
 from kvolt.impl.abstraction import SLOTS, VARIABLES
 from kvolt.impl.record import run

@@ -11,9 +11,9 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from kvolt.checker import syntax as ast
-from kvolt.checker.diagnostics import Diagnostic, SourceMap, Span, SpecError, did_you_mean
-from kvolt.checker.parser import parse_module
+from kvolt.checker.frontend import syntax as ast
+from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, Span, SpecError, did_you_mean
+from kvolt.checker.frontend.parser import parse_module
 
 BUILTIN_PREFIX = "builtin:"
 MAX_EXTENDS_DEPTH = 16

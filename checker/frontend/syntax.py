@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kvolt.checker.diagnostics import NO_SPAN, Span
+from kvolt.checker.frontend.diagnostics import NO_SPAN, Span
 
 
 def _span() -> Span:

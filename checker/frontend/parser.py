@@ -10,13 +10,13 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
-from kvolt.checker import syntax as ast
-from kvolt.checker.diagnostics import Diagnostic, Span, SpecError, too_deep
+from kvolt.checker.frontend import syntax as ast
+from kvolt.checker.frontend.diagnostics import Diagnostic, Span, SpecError, too_deep
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    grammar = resources.files("kvolt.checker").joinpath("grammar.lark").read_text(encoding="utf-8")
+    grammar = resources.files("kvolt.checker.frontend").joinpath("grammar.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", propagate_positions=True, start=["start", "expr", "stmt"], maybe_placeholders=False)
 
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from kvolt.checker import ir
-from kvolt.checker import syntax as ast
-from kvolt.checker.diagnostics import Diagnostic, Span, SpecError, did_you_mean, too_deep
+from kvolt.checker.frontend import ir
+from kvolt.checker.frontend import syntax as ast
+from kvolt.checker.frontend.diagnostics import Diagnostic, Span, SpecError, did_you_mean, too_deep
 
 RESERVED = {"self", "none", "true", "false"}
 FUNCTIONS = ("size", "min", "max", "live")

@@ -1,0 +1,1 @@
+"""The language front end: spec text -> AST -> typed IR, with diagnostics."""
