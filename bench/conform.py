@@ -18,7 +18,7 @@ from kvolt.checker.build import choose_model, load_spec
 from kvolt.checker.compiler import compile_model
 from kvolt.checker.conformance import ConformOptions, conform
 from kvolt.checker.frontend.diagnostics import SourceMap
-from kvolt.checker.traces import load_trace
+from kvolt.checker.views.traces import load_trace
 from kvolt.impl.replay import replay
 from kvolt.impl.tools.make_corpus import MAX_HIDDEN
 

@@ -21,7 +21,7 @@ from typing import Any
 from kvolt.checker.compiler import CompiledModel, Layout, decode_value
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import Diagnostic, SpecError
-from kvolt.checker.traces import ACTION_KEY, NONE_REF, PICKS_KEY, Trace, cache_var
+from kvolt.checker.views.traces import ACTION_KEY, NONE_REF, PICKS_KEY, Trace, cache_var
 
 State = tuple[int, ...]
 Constraint = tuple[tuple[int, frozenset[int]], ...]  # (position, allowed values)

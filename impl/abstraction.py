@@ -22,7 +22,7 @@ creates a claim only in an absent slot, and the API server only creates a name t
 PVs and pods by creation order (uid). A claim's `uid` is the number of its incarnation (1, 2, ...
 in creation order, after `UID_BASE`), as the spec's cluster-wide counter hands them out.
 
-Conventions (kvolt.checker.traces): each kind is a variable holding a map from instance id to a
+Conventions (kvolt.checker.views.traces): each kind is a variable holding a map from instance id to a
 record with `exists`, `deleting`, `finalizers`, then the recorded fields. References are ids or
 "none"; sets are {"#set": [...]}. An object that has been removed stays with exists = false and
 only its lifecycle recorded.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kvolt.checker.compiler import CompiledModel
 from kvolt.checker.conformance import ConformOptions, conform
-from kvolt.checker.traces import Trace
+from kvolt.checker.views.traces import Trace
 from kvolt.impl.faults import BUGS, FAULTS, FaultError
 from kvolt.impl.manifest import ManifestError
 from kvolt.impl.record import run

@@ -23,7 +23,7 @@ from kvolt.impl.faults import STEP_FAULT_PROBABILITY, FaultInjector, parse, pod_
 from kvolt.impl.scheduler import Scheduler
 from kvolt.impl.workload import Workload
 
-ACTION_KEY, PICKS_KEY = "mbt::actionTaken", "mbt::nondetPicks"  # as kvolt.checker.traces
+ACTION_KEY, PICKS_KEY = "mbt::actionTaken", "mbt::nondetPicks"  # as kvolt.checker.views.traces
 NODES = ["node1", "node2"]
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import greenlet
 
 from kvolt.checker.compiler import CompiledModel, decode_value
-from kvolt.checker.traces import ACTION_KEY, PICKS_KEY
+from kvolt.checker.views.traces import ACTION_KEY, PICKS_KEY
 from kvolt.impl.abstraction import FIELDS, FINALIZERS, KINDS, Abstraction
 from kvolt.impl.api import types as t
 from kvolt.impl.api.server import APIError

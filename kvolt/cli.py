@@ -17,14 +17,14 @@ import click
 from rich.console import Console
 
 from kvolt import __version__
-from kvolt.checker import report
 from kvolt.checker.build import build
 from kvolt.checker.explorer import ExplorationError, Options, explore
 from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
 from kvolt.checker.frontend.loader import builtin_spec_path
-from kvolt.checker.show import render_trace
-from kvolt.checker.traces import load_trace, trace_to_itf, write_trace
 from kvolt.checker.vector_search import explore_vector
+from kvolt.checker.views import report
+from kvolt.checker.views.show import render_trace
+from kvolt.checker.views.traces import load_trace, trace_to_itf, write_trace
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -414,7 +414,7 @@ def show(trace: str, narrate: bool, sources: SourceMap) -> None:
     """Print a trace (ITF JSON) step by step, showing only the fields that changed."""
     loaded = load_trace(trace, sources)
     if narrate:
-        from kvolt.checker.narrate import narration_text
+        from kvolt.checker.views.narrate import narration_text
 
         sys.stdout.write(narration_text(loaded))
         return
@@ -427,7 +427,7 @@ def show(trace: str, narrate: bool, sources: SourceMap) -> None:
 @guarded
 def html(trace: str, output: str, sources: SourceMap) -> None:
     """Write a self-contained HTML page that steps through a trace."""
-    from kvolt.checker.html import trace_page
+    from kvolt.checker.views.html import trace_page
 
     page = trace_page(load_trace(trace, sources))
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -442,7 +442,7 @@ def html(trace: str, output: str, sources: SourceMap) -> None:
 @guarded
 def diagram(trace: str, fmt: str, sources: SourceMap) -> None:
     """Draw a trace as a sequence diagram of actors and the objects they write."""
-    from kvolt.checker.narrate import mermaid_sequence
+    from kvolt.checker.views.narrate import mermaid_sequence
 
     sys.stdout.write(mermaid_sequence(load_trace(trace, sources)))
 
@@ -458,8 +458,8 @@ def diagram(trace: str, fmt: str, sources: SourceMap) -> None:
 def lifecycle(spec: str | None, kind: str, field_name: str | None, model_name: str | None, fmt: str,
               max_states: int, sources: SourceMap) -> None:
     """Derive one kind's lifecycle from the explored state graph."""
-    from kvolt.checker.graph import lifecycle as derive
-    from kvolt.checker.graph import lifecycle_dot, lifecycle_mermaid
+    from kvolt.checker.views.graph import lifecycle as derive
+    from kvolt.checker.views.graph import lifecycle_dot, lifecycle_mermaid
 
     built = build(_spec_path(spec), model_name, (), sources)
     life, complete = derive(built.compiled, kind, field_name, max_states)
@@ -478,7 +478,7 @@ def lifecycle(spec: str | None, kind: str, field_name: str | None, model_name: s
 @guarded
 def graph(spec: str | None, model_name: str | None, fmt: str, max_states: int, sources: SourceMap) -> None:
     """Print the whole reachable state graph of a small model, violating states marked."""
-    from kvolt.checker.graph import graph_document, graph_dot, graph_graphml, state_graph
+    from kvolt.checker.views.graph import graph_document, graph_dot, graph_graphml, state_graph
 
     built = build(_spec_path(spec), model_name, (), sources)
     explored = state_graph(built.compiled, max_states)

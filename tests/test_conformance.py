@@ -11,7 +11,7 @@ from clirunner import run_cli
 from kvolt.checker.build import build
 from kvolt.checker.conformance import ConformOptions, conform
 from kvolt.checker.frontend.diagnostics import SpecError
-from kvolt.checker.traces import parse_trace
+from kvolt.checker.views.traces import parse_trace
 
 EXAMPLES = Path(__file__).parent.parent / "spec" / "examples"
 STALE = EXAMPLES / "stale_pod_cache.kvolt"

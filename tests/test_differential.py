@@ -31,8 +31,8 @@ from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import SpecError
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
-from kvolt.checker.traces import state_to_itf
 from kvolt.checker.vector_search import explore_vector
+from kvolt.checker.views.traces import state_to_itf
 
 MAX_STATES = 800  # beyond this, compare only up to the last complete BFS level
 

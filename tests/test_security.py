@@ -38,9 +38,9 @@ from kvolt.checker.explorer import ExplorationError, Options, explore
 from kvolt.checker.frontend.diagnostics import SourceMap, SpecError, render_all
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
-from kvolt.checker.traces import load_trace, trace_to_itf, write_trace
 from kvolt.checker.vector import compile_vector
 from kvolt.checker.vector_search import explore_vector
+from kvolt.checker.views.traces import load_trace, trace_to_itf, write_trace
 
 ROOT = Path(__file__).parent.parent
 

@@ -21,7 +21,7 @@ from kvolt.checker.build import choose_model, load_spec
 from kvolt.checker.compiler import compile_model
 from kvolt.checker.conformance import ConformOptions, conform
 from kvolt.checker.frontend.diagnostics import SourceMap
-from kvolt.checker.traces import parse_trace
+from kvolt.checker.views.traces import parse_trace
 from kvolt.impl.abstraction import SLOTS, VARIABLES
 from kvolt.impl.record import run
 from kvolt.impl.tools.make_corpus import MAX_HIDDEN, corpus, spec_walks

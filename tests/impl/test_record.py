@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kvolt.checker.traces import load_trace
+from kvolt.checker.views.traces import load_trace
 from kvolt.impl.cli_api import FaultError, record, trace_text
 from kvolt.impl.record import run
 from kvolt.impl.tools.seed_sweep import sweep

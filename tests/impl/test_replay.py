@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from kvolt.checker.build import build
 from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.traces import trace_to_itf
+from kvolt.checker.views.traces import trace_to_itf
 from kvolt.impl.faults import BUGS
 from kvolt.impl.replay import ReplayResult, replay
 from kvolt.impl.tools.make_corpus import WALK_STEPS, walk

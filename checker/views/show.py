@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from kvolt.checker.traces import ACTION_KEY, PICKS_KEY, Trace
+from kvolt.checker.views.traces import ACTION_KEY, PICKS_KEY, Trace
 
 Row = tuple[str, str]  # (object, field)
 

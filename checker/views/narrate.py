@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kvolt.checker.show import Row, flatten, format_value
-from kvolt.checker.traces import ACTION_KEY, PICKS_KEY, Trace
+from kvolt.checker.views.show import Row, flatten, format_value
+from kvolt.checker.views.traces import ACTION_KEY, PICKS_KEY, Trace
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -15,7 +15,7 @@ import networkx as nx
 from kvolt.checker.compiler import CompiledModel, decode_value
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import Diagnostic, SpecError, did_you_mean
-from kvolt.checker.traces import state_to_itf
+from kvolt.checker.views.traces import state_to_itf
 
 State = tuple[int, ...]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kvolt.checker.narrate import step_records
-from kvolt.checker.show import flatten
-from kvolt.checker.traces import Trace
+from kvolt.checker.views.narrate import step_records
+from kvolt.checker.views.show import flatten
+from kvolt.checker.views.traces import Trace
 
 
 def _objects(state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""What users and tools read: traces (ITF), text, narration, HTML, graphs, summaries."""
