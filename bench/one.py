@@ -8,10 +8,10 @@ import resource
 import time
 
 from kvolt.checker.build import build
-from kvolt.checker.explorer import Options, explore
+from kvolt.checker.explicit.explorer import Options, explore
+from kvolt.checker.explicit.simulator import SimulationOptions, simulate
+from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.loader import builtin_spec_path
-from kvolt.checker.simulator import SimulationOptions, simulate
-from kvolt.checker.vector_search import explore_vector
 
 
 def main() -> None:

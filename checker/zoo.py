@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvolt.checker.build import build
-from kvolt.checker.explorer import Options, Result, Violation, explore
+from kvolt.checker.explicit.explorer import Options, Result, Violation, explore
 from kvolt.checker.frontend.diagnostics import SourceMap
 
 

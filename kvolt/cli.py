@@ -18,10 +18,10 @@ from rich.console import Console
 
 from kvolt import __version__
 from kvolt.checker.build import build
-from kvolt.checker.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
 from kvolt.checker.frontend.loader import builtin_spec_path
-from kvolt.checker.vector_search import explore_vector
 from kvolt.checker.views import report
 from kvolt.checker.views.show import render_trace
 from kvolt.checker.views.traces import load_trace, trace_to_itf, write_trace
@@ -185,8 +185,8 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
 def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ...], runs: int, depth: int, seed: int,
              max_seconds: float | None, save_walks: int, as_json: bool, out: str, sources: SourceMap) -> None:
     """Check invariants along seeded random walks (for models too large to exhaust)."""
-    from kvolt.checker.simulator import SimulationOptions
-    from kvolt.checker.simulator import simulate as run_simulation
+    from kvolt.checker.explicit.simulator import SimulationOptions
+    from kvolt.checker.explicit.simulator import simulate as run_simulation
 
     built = build(_spec_path(spec), model_name, invariants, sources)
     options = SimulationOptions(runs=runs, depth=depth, seed=seed, max_seconds=max_seconds, keep_walks=save_walks > 0)

@@ -26,12 +26,12 @@ from strategies import seeded_specs, specs
 
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError, compile_model
-from kvolt.checker.explorer import ExplorationError, Options, Result, explore
+from kvolt.checker.explicit.explorer import ExplorationError, Options, Result, explore
+from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import SpecError
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
-from kvolt.checker.vector_search import explore_vector
 from kvolt.checker.views.traces import state_to_itf
 
 MAX_STATES = 800  # beyond this, compare only up to the last complete BFS level

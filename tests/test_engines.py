@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kvolt.checker import fingerprint, vector_search
 from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
-from kvolt.checker.explorer import ExplorationError, Options, explore
-from kvolt.checker.fingerprint import Fingerprints, storage_dtype
+from kvolt.checker.explicit import fingerprint, vector_search
+from kvolt.checker.explicit.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype
+from kvolt.checker.explicit.partition import Visited
+from kvolt.checker.explicit.vector import Sink, compile_vector
+from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
-from kvolt.checker.partition import Visited
-from kvolt.checker.vector import Sink, compile_vector
-from kvolt.checker.vector_search import explore_vector
 
 SPEC = Path(__file__).parent.parent / "spec"
 EXAMPLES = SPEC / "examples"

@@ -24,10 +24,10 @@ from strategies import RandomSpecGen
 
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import compile_model
+from kvolt.checker.explicit.vector import compile_vector
 from kvolt.checker.frontend.diagnostics import SourceMap, SpecError, render_all
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
-from kvolt.checker.vector import compile_vector
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "spec" / "examples"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kvolt.checker.partition import (
+from kvolt.checker.explicit.partition import (
     Gather,
     Share,
     WorkerError,

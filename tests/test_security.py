@@ -31,15 +31,15 @@ import pytest
 import reference
 from strategies import RandomSpecGen
 
-from kvolt.checker import vector as vector_module
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import CompiledModel, compile_model
-from kvolt.checker.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit import vector as vector_module
+from kvolt.checker.explicit.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit.vector import compile_vector
+from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap, SpecError, render_all
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
-from kvolt.checker.vector import compile_vector
-from kvolt.checker.vector_search import explore_vector
 from kvolt.checker.views.traces import load_trace, trace_to_itf, write_trace
 
 ROOT = Path(__file__).parent.parent
@@ -308,7 +308,7 @@ SCALAR_NAMES = {"def", "return", "if", "else", "elif", "and", "or", "not", "whil
                 "None", "for", "in", "pass", "s", "t", "out", "append", "bit_count",
                 "_E", "_nn", "_rbit", "_inref", "_rng", "_pb", "min", "max", "tuple", "list", "int"}
 SCALAR_GENERATED = re.compile(r"^(?:[ot]\d+|f\d+|_T\d+|_M\d+)$")
-# The vector compiler is still growing helpers, so its allowlist is its own (checker/vector.py),
+# The vector compiler is still growing helpers, so its allowlist is its own (checker/explicit/vector.py),
 # constrained here: only keywords, a few local names, and the helpers its namespace defines.
 VECTOR_NAMES: set[str] = set(vector_module._ALLOWED)
 VECTOR_GENERATED: re.Pattern[str] = vector_module._GENERATED
@@ -403,7 +403,7 @@ model m { __class__ = 1 init __class__1 }
                                     "def v1(F):\n    return 'x'\n", "def v1(F):\n    return F  # note\n",
                                     "def v1(F):\n    return os.system\n"])
 def test_the_vector_compilers_own_check_refuses_foreign_names_and_text(source: str) -> None:
-    """checker/vector.py checks what it generates with a regular expression (tokenize was too slow)."""
+    """checker/explicit/vector.py checks what it generates with a regular expression (tokenize was too slow)."""
     with pytest.raises(AssertionError):
         vector_module._check_generated(source)
 

@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.explorer import Progress, Result
-from kvolt.checker.vector_search import VectorStats
+from kvolt.checker.explicit.explorer import Progress, Result
+from kvolt.checker.explicit.vector_search import VectorStats
 
 
 @dataclass(frozen=True)

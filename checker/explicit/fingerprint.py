@@ -17,8 +17,8 @@ import math
 import numpy as np
 
 from kvolt.checker.compiler import Layout, Moved, permutation_plan
+from kvolt.checker.explicit.vector import VectorModel
 from kvolt.checker.frontend import ir
-from kvolt.checker.vector import VectorModel
 
 _MASK64 = (1 << 64) - 1
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 
 from kvolt.checker.compiler import SpecRuntimeError
-from kvolt.checker.fingerprint import Fingerprints, visited_keys
-from kvolt.checker.vector import Sink, VectorModel, allowed_rows, expand_into, first_failures
+from kvolt.checker.explicit.fingerprint import Fingerprints, visited_keys
+from kvolt.checker.explicit.vector import Sink, VectorModel, allowed_rows, expand_into, first_failures
 
 _CANONICALISED_LIMIT = 1 << 24  # raw keys remembered per process (128 MB) to skip canonicalising rows again
 _SHARED_DIR = "/dev/shm"  # memory-backed files: candidates exchanged between workers

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.explorer import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
-from kvolt.checker.fingerprint import Fingerprints, storage_dtype, visited_keys
-from kvolt.checker.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
-from kvolt.checker.vector import allowed_rows, compile_vector, expand, first_failures
+from kvolt.checker.explicit.explorer import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
+from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype, visited_keys
+from kvolt.checker.explicit.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
+from kvolt.checker.explicit.vector import allowed_rows, compile_vector, expand, first_failures
 
 NO_PARENT = (1 << 32) - 1  # parent links are uint32 indices in discovery order
 _PARENT_MASK = np.int64(NO_PARENT)
