@@ -8,7 +8,8 @@ import resource
 import time
 
 from kvolt.checker.build import build
-from kvolt.checker.explicit.explorer import Options, explore
+from kvolt.checker.engine import Options
+from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.simulator import SimulationOptions, simulate
 from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.loader import builtin_spec_path

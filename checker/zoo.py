@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvolt.checker.build import build
-from kvolt.checker.explicit.explorer import Options, Result, Violation, explore
+from kvolt.checker.engine import Options, Result, Violation
+from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.frontend.diagnostics import SourceMap
 
 

@@ -18,7 +18,8 @@ from rich.console import Console
 
 from kvolt import __version__
 from kvolt.checker.build import build
-from kvolt.checker.explicit.explorer import ExplorationError, Options, explore
+from kvolt.checker.engine import ExplorationError, Options
+from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
 from kvolt.checker.frontend.loader import builtin_spec_path

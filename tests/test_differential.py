@@ -26,7 +26,8 @@ from strategies import seeded_specs, specs
 
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError, compile_model
-from kvolt.checker.explicit.explorer import ExplorationError, Options, Result, explore
+from kvolt.checker.engine import ExplorationError, Options, Result
+from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import SpecError

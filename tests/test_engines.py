@@ -14,8 +14,9 @@ import pytest
 
 from kvolt.checker.build import build
 from kvolt.checker.compiler import compile_model, permute_state
+from kvolt.checker.engine import ExplorationError, Options
 from kvolt.checker.explicit import fingerprint, vector_search
-from kvolt.checker.explicit.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype
 from kvolt.checker.explicit.partition import Visited
 from kvolt.checker.explicit.vector import Sink, compile_vector

@@ -33,8 +33,9 @@ from strategies import RandomSpecGen
 
 from kvolt.checker.build import choose_model
 from kvolt.checker.compiler import CompiledModel, compile_model
+from kvolt.checker.engine import ExplorationError, Options
 from kvolt.checker.explicit import vector as vector_module
-from kvolt.checker.explicit.explorer import ExplorationError, Options, explore
+from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector import compile_vector
 from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap, SpecError, render_all

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.explicit.explorer import ExplorationError, Step, Violation
+from kvolt.checker.engine import ExplorationError, Step, Violation
 
 
 @dataclass(frozen=True)

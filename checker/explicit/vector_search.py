@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.explicit.explorer import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
+from kvolt.checker.engine import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
 from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype, visited_keys
 from kvolt.checker.explicit.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
 from kvolt.checker.explicit.vector import allowed_rows, compile_vector, expand, first_failures

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.explicit.explorer import Progress, Result
+from kvolt.checker.engine import Progress, Result
 from kvolt.checker.explicit.vector_search import VectorStats
 
 

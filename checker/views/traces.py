@@ -22,7 +22,7 @@ from lark import Lark, Token, Tree
 
 from kvolt import __version__
 from kvolt.checker.compiler import CompiledModel, Layout, decode_value
-from kvolt.checker.explicit.explorer import Step
+from kvolt.checker.engine import Step
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, Span, SpecError
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from kvolt.checker.build import build
 from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.explicit.explorer import Step
+from kvolt.checker.engine import Step
 from kvolt.checker.views.traces import trace_to_itf
 from kvolt.impl.cli_api import record, trace_text
 from kvolt.impl.record import run
