@@ -1,0 +1,132 @@
+"""`kvolt check` and `kvolt simulate`: the explicit-state engines from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kvolt.checker.build import build
+from kvolt.checker.engine import Options
+from kvolt.checker.explicit.explorer import explore
+from kvolt.checker.explicit.vector_search import explore_vector
+from kvolt.checker.frontend.diagnostics import SourceMap
+from kvolt.checker.views import report
+from kvolt.checker.views.traces import trace_to_itf, write_trace
+from kvolt.commands.common import (
+    VERDICT_EXIT,
+    chosen_spec_path,
+    guarded,
+    print_renderable,
+    stderr_console,
+)
+
+
+@click.command()
+@click.argument("spec", required=False)
+@click.option("--model", "model_name", help="Model to check (default: the spec's default model).")
+@click.option("--invariant", "invariants", multiple=True, help="Check only this invariant (repeatable).")
+@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many distinct states.")
+@click.option("--max-depth", type=click.IntRange(min=0), help="Do not explore beyond this depth.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop after this long.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--no-symmetry", is_flag=True, help="Ignore the model's symmetric kinds.")
+@click.option("--engine", type=click.Choice(["vector", "scalar"]), default="vector", show_default=True,
+              help="vector: whole frontiers at once (numpy); scalar: one state at a time.")
+@click.option("--exact", is_flag=True, help="Vector engine: keep whole states, not 64-bit fingerprints.")
+@click.option("--continue", "keep_going", is_flag=True, help="Keep going after a violation: one trace per property.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout; human output goes to stderr.")
+@click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
+              help="Where counterexamples are written.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@guarded
+def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], max_states: int | None,
+          max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, engine: str, exact: bool,
+          keep_going: bool, as_json: bool, out: str, quiet: bool, sources: SourceMap) -> None:
+    """Explore every reachable state of SPEC (default: the built-in volume lifecycle)."""
+    err = stderr_console()
+    path = chosen_spec_path(spec)
+    built = build(path, model_name, invariants, sources)
+    if workers > 1 and engine == "scalar":
+        err.print("note: the scalar engine runs one worker; use the vector engine for parallel workers",
+                  style="yellow")
+        workers = 1
+    options = Options(max_states=max_states, max_depth=max_depth, max_seconds=max_seconds,
+                      stop_at_first=not keep_going, symmetry=not no_symmetry,
+                      progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
+    stats = None
+    if engine == "vector":
+        result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers)
+    else:
+        result = explore(built.compiled, options)
+    trace_files: dict[str, str] = {}
+    for violation in result.violations:
+        file = Path(out) / f"{violation.property}.itf.json"
+        document = trace_to_itf(built.compiled, violation.trace, f"counterexample to {violation.property}",
+                                (violation.property, violation.doc))
+        write_trace(file, document)
+        trace_files[violation.property] = str(file)
+    info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files,
+                          engine, stats)
+    print_renderable(err, report.summary(result, info, built.compiled))
+    if as_json:
+        click.echo(json.dumps(report.to_json(result, info)))
+    sys.exit(VERDICT_EXIT[result.verdict])
+
+
+@click.command()
+@click.argument("spec", required=False)
+@click.option("--model", "model_name", help="Model to simulate (default: the spec's default model).")
+@click.option("--invariant", "invariants", multiple=True, help="Check only this invariant (repeatable).")
+@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True, help="Number of random walks.")
+@click.option("--depth", type=click.IntRange(min=0), default=50, show_default=True, help="Steps per walk at most.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first walk; runs are reproducible.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop starting new walks after this long.")
+@click.option("--save-walks", type=click.IntRange(min=0), default=0, help="Also write the first N walks as ITF.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
+              help="Where violating (and saved) walks are written.")
+@guarded
+def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ...], runs: int, depth: int, seed: int,
+             max_seconds: float | None, save_walks: int, as_json: bool, out: str, sources: SourceMap) -> None:
+    """Check invariants along seeded random walks (for models too large to exhaust)."""
+    from kvolt.checker.explicit.simulator import SimulationOptions
+    from kvolt.checker.explicit.simulator import simulate as run_simulation
+
+    built = build(chosen_spec_path(spec), model_name, invariants, sources)
+    options = SimulationOptions(runs=runs, depth=depth, seed=seed, max_seconds=max_seconds, keep_walks=save_walks > 0)
+    result = run_simulation(built.compiled, options)
+    files: dict[str, str] = {}
+    for violation in result.violations:
+        file = Path(out) / f"{violation.property}.sim.itf.json"
+        write_trace(file, trace_to_itf(built.compiled, violation.trace, f"random walk violating {violation.property} "
+                                       f"(seed {seed})", (violation.property, violation.doc)))
+        files[violation.property] = str(file)
+    walk_files = []
+    for index, walk in enumerate(result.walks[:save_walks]):
+        file = Path(out) / f"walk-{seed}-{index}.itf.json"
+        write_trace(file, trace_to_itf(built.compiled, walk, f"random walk {index} of seed {seed}"))
+        walk_files.append(str(file))
+    err = stderr_console()
+    summary = (f"kvolt simulate — model {built.model.name}: {result.runs:,} walks, {result.steps:,} steps, "
+               f"{result.distinct_states:,} distinct states, {result.seconds:.2f} s "
+               f"({result.steps_per_second:,.0f} steps/s), {result.quiescent_runs} walks ended quiescent")
+    err.print(summary, highlight=False)
+    never = [name for name, count in result.actions_fired.items() if count == 0]
+    if never:
+        err.print(f"never taken: {', '.join(never)}", style="yellow", highlight=False)
+    for violation in result.violations:
+        err.print(f"VIOLATION: {violation.property} after {violation.length} steps: {files[violation.property]}",
+                  style="bold red", highlight=False)
+    if result.verdict == "ok":
+        err.print("no violation seen on these walks (a simulation is not a proof)", style="green")
+    if as_json:
+        click.echo(json.dumps({"spec": str(spec or "volume_lifecycle.kvolt (built-in)"), "model": built.model.name,
+                               "verdict": result.verdict, "runs": result.runs, "steps": result.steps,
+                               "distinct_states": result.distinct_states, "seconds": round(result.seconds, 3),
+                               "steps_per_second": round(result.steps_per_second, 1), "actions": result.actions_fired,
+                               "violations": [{"property": v.property, "trace": files[v.property], "length": v.length}
+                                              for v in result.violations], "walks": walk_files}))
+    sys.exit(VERDICT_EXIT[result.verdict])
