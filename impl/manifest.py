@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from kvolt.impl.api.types import KINDS, parse_quantity
+from kvolt.impl.api.resource import QuantityError
+from kvolt.impl.api.types import KINDS, quantity, quantity_fields
 
 
 class ManifestError(Exception):
@@ -144,16 +145,11 @@ def check_object(doc: Document, path: tuple, *, partial: bool = False) -> dict:
     for section in ("spec", "status"):
         if section in obj and not isinstance(obj[section], dict):
             raise doc.error((*path, section), f"{section} must be a mapping")
-    spec = obj.get("spec") or {}
-    for qpath in (("capacity", "storage"), ("resources", "requests", "storage")):
-        value: Any = spec
-        for p in qpath:
-            value = value.get(p) if isinstance(value, dict) else None
-        if value is not None:
-            try:
-                parse_quantity(value)
-            except ValueError:
-                raise doc.error((*path, "spec", *qpath), f"not a quantity: {value!r}") from None
+    for qpath, value in quantity_fields(kind, obj):
+        try:
+            quantity(value)
+        except QuantityError as error:
+            raise doc.error((*path, *qpath), f"{'.'.join(qpath)}: not a quantity: {value!r} ({error.reason})") from None
     return obj
 
 

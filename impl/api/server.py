@@ -148,6 +148,14 @@ class APIServer:
     def _key(kind: str, ns: str, name: str) -> tuple[str, str]:
         return kind, f"{ns}/{name}" if KINDS[kind].namespaced else name
 
+    @staticmethod
+    def _serialize_quantities(kind: str, obj: Obj) -> None:
+        """Quantities are stored as they serialize (Quantity.String: 1.5Gi becomes 1536Mi); a malformed one is Invalid."""
+        try:
+            t.canonicalize_quantities(kind, obj)
+        except t.QuantityError as error:
+            raise Invalid(f"{KINDS[kind].resource} {t.name(obj)!r}: {error}") from None
+
     # ------------------------------------------------------------ admission
 
     def _admit_create(self, kind: str, obj: Obj) -> None:
@@ -172,7 +180,7 @@ class APIServer:
     def _admit_update(self, kind: str, old: Obj, new: Obj) -> None:
         if kind != t.PVC:
             return
-        old_size, new_size = t.pvc_request(old), t.pvc_request(new)
+        old_size, new_size = t.pvc_request_quantity(old), t.pvc_request_quantity(new)
         if new_size > old_size:
             if t.pvc_phase(old) != "Bound":
                 raise Forbidden("only dynamically provisioned pvc can be resized and the storageclass that "
@@ -183,7 +191,7 @@ class APIServer:
                                 "provisions the pvc must support resize")
         elif new_size < old_size:
             capacity = old.get("status", {}).get("capacity", {}).get("storage")
-            if capacity is None or new_size <= t.parse_quantity(capacity):
+            if capacity is None or new_size <= t.quantity(capacity):
                 raise Invalid("spec.resources.requests.storage: Forbidden: field can not be less than status.capacity")
 
     # ------------------------------------------------------------ verbs
@@ -196,6 +204,7 @@ class APIServer:
         if k in self.objects:
             raise AlreadyExists(f'{KINDS[kind].resource} "{name}" already exists')
         obj = clone(obj)
+        self._serialize_quantities(kind, obj)
         obj.setdefault("apiVersion", KINDS[kind].api_version)
         m = t.meta(obj)
         if not m.get("uid"):
@@ -215,6 +224,7 @@ class APIServer:
         """Store an object as given (a scenario's initial state): no admission, no client action."""
         kind = obj["kind"]
         obj = clone(obj)
+        self._serialize_quantities(kind, obj)
         obj.setdefault("apiVersion", KINDS[kind].api_version)
         m = t.meta(obj)
         if not m.get("uid"):
@@ -295,6 +305,7 @@ class APIServer:
                 new["status"] = clone(current["status"])
             else:
                 new.pop("status", None)
+        self._serialize_quantities(kind, new)
         self._admit_update(kind, current, new)
         if t.deletion_timestamp(current) is not None:
             added = [f for f in t.finalizers(new) if f not in t.finalizers(current)]
@@ -310,6 +321,7 @@ class APIServer:
         current = self._check_precondition(self.objects.get(k), obj)
         new = clone(current)
         new["status"] = clone(obj.get("status", {}))
+        self._serialize_quantities(kind, new)
         new["metadata"]["resourceVersion"] = str(self._next_rv())
         self.objects[k] = new
         self._emit("MODIFIED", kind, new)
@@ -325,6 +337,7 @@ class APIServer:
             raise NotFound(f'{KINDS[kind].resource} "{name}" not found')
         new = clone(current)
         mutate(new)
+        self._serialize_quantities(kind, new)
         new["metadata"]["uid"] = t.uid(current)
         if not subresource:
             self._admit_update(kind, current, new)

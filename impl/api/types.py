@@ -11,9 +11,11 @@ partial manifest compares field by field with what the API server holds.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from kvolt.impl.api.resource import Quantity, QuantityError
+from kvolt.impl.api.resource import parse_quantity as parse_resource_quantity
 
 Obj = dict[str, Any]
 
@@ -133,28 +135,74 @@ def labels_match(selector: dict[str, Any] | None, labels: dict[str, str]) -> boo
     return True
 
 
-# ---------------------------------------------------------------- quantities
+# ---------------------------------------------------------------- quantities (resource.Quantity, see resource.py)
 
-_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-_QUANTITY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T|)$")
+def quantity(value: Any) -> Quantity:
+    """The resource.Quantity of a manifest value: a string, or a number as JSON allows (UnmarshalJSON)."""
+    if isinstance(value, Quantity):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return parse_resource_quantity(str(value))
+    if not isinstance(value, str):
+        raise QuantityError(repr(value), "a quantity is a string or a number")
+    return parse_resource_quantity(value)
 
 
 def parse_quantity(value: Any) -> int:
-    """resource.Quantity, integral values only; raises ValueError on anything else."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _QUANTITY.match(str(value))
-    if not m:
-        raise ValueError(f"not a quantity: {value!r}")
-    return int(m.group(1)) * _UNITS[m.group(2)]
+    """Quantity.Value(): a manifest quantity in whole units (bytes), rounded up; QuantityError (a ValueError) if malformed."""
+    return quantity(value).value()
+
+
+def canonical_quantity(value: Any) -> str:
+    """What the API server stores and returns for a quantity: Quantity.String() (MarshalJSON)."""
+    return str(quantity(value))
+
+
+# the ResourceList fields (maps of resource name to Quantity) of kvolt's kinds, by path
+QUANTITY_MAPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "PersistentVolume": (("spec", "capacity"),),
+    "PersistentVolumeClaim": (("spec", "resources", "requests"), ("spec", "resources", "limits"), ("status", "capacity"),
+                              ("status", "allocatedResources")),
+}
+
+
+def quantity_fields(kind: str, obj: Obj) -> list[tuple[tuple[str, ...], Any]]:
+    """Every (path, value) of a quantity the object holds."""
+    out = []
+    for path in QUANTITY_MAPS.get(kind, ()):
+        values: Any = obj
+        for p in path:
+            values = values.get(p) if isinstance(values, dict) else None
+        if isinstance(values, dict):
+            out.extend(((*path, name), value) for name, value in values.items() if value is not None)
+    return out
+
+
+def canonicalize_quantities(kind: str, obj: Obj) -> None:
+    """Rewrite every quantity as the API server serializes it (Quantity.String); QuantityError if one is malformed."""
+    for path, value in quantity_fields(kind, obj):
+        target = obj
+        for p in path[:-1]:
+            target = target[p]
+        target[path[-1]] = canonical_quantity(value)
+
+
+def pv_capacity_quantity(pv: Obj) -> Quantity:
+    """pv.Spec.Capacity[storage]; a missing entry is the zero Quantity, as a Go map lookup gives."""
+    return quantity(pv.get("spec", {}).get("capacity", {}).get("storage", 0))
+
+
+def pvc_request_quantity(pvc: Obj) -> Quantity:
+    """pvc.Spec.Resources.Requests[storage] (zero when missing)."""
+    return quantity(pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage", 0))
 
 
 def pv_capacity(pv: Obj) -> int:
-    return parse_quantity(pv.get("spec", {}).get("capacity", {}).get("storage", 0))
+    return pv_capacity_quantity(pv).value()
 
 
 def pvc_request(pvc: Obj) -> int:
-    return parse_quantity(pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage", 0))
+    return pvc_request_quantity(pvc).value()
 
 
 # ---------------------------------------------------------------- PV / PVC helpers (storagehelpers)

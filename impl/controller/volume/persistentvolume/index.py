@@ -23,13 +23,15 @@ def check_access_modes(claim: Obj, volume: Obj) -> bool:
 def find_matching_volume(claim: Obj, volumes: list[Obj], delay_binding: bool) -> Obj | None:
     """FindMatchingVolume on the controller path (node == nil): the smallest fitting Available PV,
     except that a PV pre-bound to this claim wins at once."""
-    requested = t.pvc_request(claim)
+    requested = t.pvc_request_quantity(claim)
     requested_class = t.claim_class(claim)
     selector = claim.get("spec", {}).get("selector")
     smallest: Obj | None = None
     for volume in volumes:
-        size = t.pv_capacity(volume)
-        if size < requested:
+        if t.claim_ref(volume) is not None and not t.is_volume_bound_to_claim(volume, claim):
+            continue
+        size = t.pv_capacity_quantity(volume)
+        if size < requested:  # volumeQty.Cmp(requestedQty) < 0
             continue
         if check_volume_mode_mismatches(claim, volume):
             continue
@@ -41,13 +43,11 @@ def find_matching_volume(claim: Obj, volumes: list[Obj], delay_binding: bool) ->
             continue
         if t.pv_phase(volume) != "Available":
             continue
-        if t.claim_ref(volume) is not None:
-            continue
         if selector is not None and not t.labels_match(selector, (volume.get("metadata", {}).get("labels") or {})):
             continue
         if t.volume_class(volume) != requested_class:
             continue
-        if smallest is None or t.pv_capacity(smallest) > size:
+        if smallest is None or t.pv_capacity_quantity(smallest) > size:
             smallest = volume
     return smallest
 
