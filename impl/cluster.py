@@ -82,6 +82,9 @@ class Cluster:
                 self.pv_protection.pv_added_updated(pv)
         if "attach-detach-controller" in self.components:
             self.adc = AttachDetachController(self.server, self.plugins, bugs=self.bugs)
+        shared_pods = self.pvc_protection or self.adc  # one SharedInformerFactory in kube-controller-manager
+        if self.pv is not None and shared_pods is not None:
+            self.pv.share_pod_informer(shared_pods.pod_informer)
         if "expand-controller" in self.components:
             self.expand = ExpandController(self.server, self.plugins, bugs=self.bugs)
             for pvc in self.expand.pvc_informer.list():  # the informer's initial list: AddFunc

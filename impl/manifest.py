@@ -136,10 +136,10 @@ def check_object(doc: Document, path: tuple, *, partial: bool = False) -> dict:
         meta["namespace"] = "default"
     for key in ("labels", "annotations"):
         values = meta.get(key)
-        if key in meta and (not isinstance(values, dict)
+        if key in meta and not (partial and values is None) and (not isinstance(values, dict)
                             or not all(isinstance(v, str) or (partial and v is None) for v in values.values())):
             raise doc.error((*path, "metadata", key), f"metadata.{key} must map strings to strings")
-    if "finalizers" in meta and (not isinstance(meta["finalizers"], list)
+    if "finalizers" in meta and not (partial and meta["finalizers"] is None) and (not isinstance(meta["finalizers"], list)
                                  or not all(isinstance(f, str) for f in meta["finalizers"])):
         raise doc.error((*path, "metadata", "finalizers"), "metadata.finalizers must be a list of strings")
     for section in ("spec", "status"):

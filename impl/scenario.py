@@ -13,6 +13,17 @@ only the fields written are compared), `absent`, `events` (by prefix, in order),
 `disks` (backend truth: disk -> size, fs_size, expand_calls). The expand controller is driven
 with `sync: {controller: expand-controller[, claim: KEY]}` and, for the operation generator's
 unit cases, `expand: {claim: KEY}` (expandAndRecoverFunction on the stored claim and PV).
+
+Plugin injection, as the PV controller's framework_test.go does it: `plugins` replaces the volume
+plugins (VolumePluginMgr.InitPlugins): `plugins: {}` leaves none (newTestController), and
+`plugins: {mock: {delete: [...], recycle: [...], provision: [...]}}` installs only the mock plugin
+(wrapTestWithPluginCalls), each list giving the result of successive calls: `null` for success, a
+string for an error with that message; a provision call is `{parameters: {...}, error: ...}`. A
+`sync` of the pv-controller then waits for the operations it started, as runSyncTests does, and
+`before_operation: [steps]` runs steps when the controller is about to start its operation
+(wrapTestWithInjectedOperation). `load` stores an object as given (the test reactor's own writes)
+and `cache: {kind, name[, namespace]}` copies the stored object into the PV controller's cache
+(ctrl.claims.Add / ctrl.volumes.store.Add).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from kvolt.impl.api import types as t
 from kvolt.impl.api.server import Reactor
 from kvolt.impl.cluster import COMPONENTS, Cluster
 from kvolt.impl.manifest import Document, ManifestError, check_object, load_document
+from kvolt.impl.volume.testing import MockCalls, MockVolumePlugin, ProvisionCall
 
 
 class ScenarioError(ManifestError):
@@ -40,10 +52,10 @@ class ScenarioResult:
     mismatches: list[str] = field(default_factory=list)
 
 
-_TOP = {"name", "upstream", "description", "components", "initial", "late_informers", "steps", "expect"}
+_TOP = {"name", "upstream", "description", "components", "plugins", "initial", "late_informers", "steps", "expect"}
 _EXPECT = {"objects", "absent", "events", "error", "actions", "attached", "disks"}
 _STEPS = {"sync", "until", "reconcile", "operations", "populate", "create", "delete", "update", "advance", "inject",
-          "handle", "deliver", "node-status", "sync-pods", "expand"}
+          "handle", "deliver", "node-status", "sync-pods", "expand", "load", "cache"}
 
 
 def _err(doc: Document, path: tuple, message: str) -> ScenarioError:
@@ -97,6 +109,8 @@ def run_scenario(path: Path) -> ScenarioResult:
     initial = [t.clone(o) for o in data.get("initial") or []]
     nodes = [t.name(o) for o in initial if o["kind"] == t.NODE]
     cluster = Cluster(nodes, components=components)
+    if "plugins" in data:
+        cluster.plugins.init_plugins(_plugins(doc, cluster, data["plugins"]))
     for obj in initial:
         cluster.server.load(obj)
         if obj["kind"] == t.PV and "fakeDisk" in obj.get("spec", {}):  # the backing disks exist
@@ -119,19 +133,54 @@ def run_scenario(path: Path) -> ScenarioResult:
     return ScenarioResult(data["name"], str(path), data["upstream"], not mismatches, mismatches)
 
 
+def _plugins(doc: Document, c: Cluster, spec: Any) -> list:
+    """The plugins a scenario installs: none, or the mock plugin with its configured call results."""
+    if not isinstance(spec, dict) or set(spec) - {"mock"}:
+        raise _err(doc, ("plugins",), "plugins is {} or {mock: {delete: [...], recycle: [...], provision: [...]}}")
+    if "mock" not in spec:
+        return []
+    mock = spec["mock"] or {}
+    for key, calls in mock.items():
+        if key not in ("delete", "recycle", "provision") or not isinstance(calls, list):
+            raise _err(doc, ("plugins", "mock", key), "mock plugin calls are lists under delete, recycle or provision")
+    provision = [ProvisionCall(call.get("parameters"), call.get("error")) for call in mock.get("provision") or []]
+    calls = MockCalls(delete=list(mock.get("delete") or []), recycle=list(mock.get("recycle") or []), provision=provision)
+    return [MockVolumePlugin(c.backend, calls)]
+
+
+def _sync_pv_controller(doc: Document, path: tuple, c: Cluster, arg: dict) -> list[str]:
+    """testSyncClaim / testSyncVolume, then the operations they started run to completion (runSyncTests)."""
+    pv = c.pv
+    hook_steps = arg.get("before_operation") or []
+
+    def hook(name: str) -> None:
+        pv.pre_operation_hook = None  # once: the injected change happens before the first operation
+        for i, step in enumerate(hook_steps):
+            _run_step(doc, (*path, "before_operation", i), c, step)
+    pv.pre_operation_hook = hook if hook_steps else None
+    if "claim" in arg:
+        error = pv.test_sync_claim(arg["claim"])
+    elif "volume" in arg:
+        error = pv.test_sync_volume(arg["volume"])
+    else:
+        raise _err(doc, path, "sync of pv-controller needs `claim` or `volume`")
+    pv.pre_operation_hook = None
+    for _ in range(20):  # runningOperations.WaitForCompletion
+        pending = pv.operations.pending_ops()
+        if not pending:
+            break
+        for op in pending:
+            pv.operations.complete(op)
+    return [error] if error else []
+
+
 def _run_step(doc: Document, path: tuple, c: Cluster, step: dict) -> list[str]:
     (verb, arg), = step.items()
     server = c.server
     if verb == "sync":
         controller = arg.get("controller")
         if controller == "pv-controller" and c.pv is not None:
-            if "claim" in arg:
-                error = c.pv.test_sync_claim(arg["claim"])
-            elif "volume" in arg:
-                error = c.pv.test_sync_volume(arg["volume"])
-            else:
-                raise _err(doc, path, "sync of pv-controller needs `claim` or `volume`")
-            return [error] if error else []
+            return _sync_pv_controller(doc, (*path, "sync"), c, arg)
         if controller == "expand-controller" and c.expand is not None:
             if "claim" in arg:
                 error = c.expand.test_sync(arg["claim"])
@@ -206,6 +255,19 @@ def _run_step(doc: Document, path: tuple, c: Cluster, step: dict) -> list[str]:
     if verb == "create":
         server.create("user", check_object(doc, (*path, "create")))
         return []
+    if verb == "load":
+        server.load(check_object(doc, (*path, "load")))
+        return []
+    if verb == "cache":
+        kind = arg.get("kind") if isinstance(arg, dict) else None
+        if c.pv is None or kind not in (t.PV, t.PVC):
+            raise _err(doc, path, "cache takes {kind: PersistentVolume|PersistentVolumeClaim, name, namespace} "
+                                  "and needs the pv-controller component")
+        obj = server.peek(kind, arg.get("namespace", "default" if kind == t.PVC else ""), arg.get("name", ""))
+        if obj is None:
+            raise _err(doc, path, f"cannot cache {kind} {arg.get('name')}: it does not exist")
+        (c.pv.store_claim_update if kind == t.PVC else c.pv.store_volume_update)(obj)
+        return []
     if verb == "update":
         obj = check_object(doc, (*path, "update"), partial=True)
         ns = t.namespace(obj) or ("default" if t.KINDS[obj["kind"]].namespaced else "")
@@ -263,8 +325,11 @@ def _handle(doc: Document, path: tuple, c: Cluster, arg: dict) -> list[str]:
 
 
 def _merge(target: dict, patch: dict) -> None:
+    """A merge patch: mappings merge, `null` removes a field, anything else replaces it."""
     for k, v in patch.items():
-        if isinstance(v, dict) and isinstance(target.get(k), dict):
+        if v is None:
+            target.pop(k, None)
+        elif isinstance(v, dict) and isinstance(target.get(k), dict):
             _merge(target[k], v)
         else:
             target[k] = t.clone(v)

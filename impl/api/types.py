@@ -54,7 +54,9 @@ ANN_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 ANN_CONTROLLER_MANAGED_ATTACH = "volumes.kubernetes.io/controller-managed-attach-detach"
 PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
 PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
-PV_DELETION_PROTECTION_FINALIZER = "kubernetes.io/pv-controller"
+PV_DELETION_PROTECTION_FINALIZER = "kubernetes.io/pv-controller"  # PVDeletionInTreeProtectionFinalizer
+PV_EXTERNAL_DELETION_PROTECTION_FINALIZER = "external-provisioner.volume.kubernetes.io/finalizer"  # PVDeletionProtectionFinalizer
+ANN_MIGRATED_TO = "pv.kubernetes.io/migrated-to"
 TAINT_OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 
 RWO, ROX, RWX, RWOP = "ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"

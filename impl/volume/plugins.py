@@ -38,6 +38,10 @@ class VolumeError(Exception):
     pass
 
 
+class PluginNotFoundError(VolumeError):
+    """VolumePluginMgr found no plugin (or several) for a spec or a name; the message is upstream's."""
+
+
 class UncertainError(VolumeError):
     """The call may have taken effect (a timeout): the operation's outcome is uncertain."""
 
@@ -67,6 +71,7 @@ class VolumePlugin(ABC):
     shareable = False
     expandable = False  # ExpandableVolumePlugin
     requires_fs_resize = False  # RequiresFSResize: a node expansion follows the controller expansion
+    provisioner_names: tuple[str, ...] = ()  # ProvisionableVolumePlugin: the StorageClass provisioners it serves
 
     def __init__(self, backend: Backend, fault: FaultHook | None = None):
         self.backend = backend
@@ -100,6 +105,13 @@ class VolumePlugin(ABC):
     def tear_down(self, disk: str, node: str, pod_uid: str, volume: str) -> None:
         self._call("teardown", disk, node, lambda: self.backend.unmount_pod(node, pod_uid, volume))
 
+    # ProvisionableVolumePlugin
+    def new_provisioner(self, options: dict) -> Provisioner:
+        """NewProvisioner: a provisioner for one claim (options: reclaimPolicy, pvName, pvc, parameters, mountOptions)."""
+        if not hasattr(self, "provision"):
+            raise VolumeError(f"plugin {self.name} cannot provision")
+        return Provisioner(self, options)
+
     # ExpandableVolumePlugin / NodeExpandableVolumePlugin
     def expand_volume_device(self, spec: Spec, new_size: int, old_size: int) -> int:
         """ExpandVolumeDevice: grow the volume at the provider; returns the size it now has."""
@@ -125,6 +137,7 @@ class FakeDiskPlugin(VolumePlugin):
     """An attachable, exclusive cloud disk (as gce-pd / a CSI block device)."""
 
     name = FAKE_DISK
+    provisioner_names = (FAKE_DISK,)
     attachable = True
     device_mountable = True
     expandable = True
@@ -186,6 +199,7 @@ class NFSPlugin(VolumePlugin):
     """A shared export (pkg/volume/nfs): no attach, any number of nodes and pods."""
 
     name = NFS
+    provisioner_names = ("kvolt.io/nfs",)
     shareable = True
     expandable = True
 
@@ -206,12 +220,97 @@ class NFSPlugin(VolumePlugin):
         self._call("delete", disk, "", lambda: self.backend.delete_disk(disk))
 
 
+@dataclass(frozen=True)
+class Provisioner:
+    """volume.Provisioner: Provision creates the storage and returns its PV (not yet saved, not yet bound)."""
+
+    plugin: VolumePlugin
+    options: dict
+
+    def provision(self, selected_node: str | None = None) -> Obj:
+        claim = self.options["pvc"]
+        source = self.plugin.provision(self.options["pvName"], t.pvc_request(claim))  # type: ignore[attr-defined]
+        return {"apiVersion": "v1", "kind": t.PV, "metadata": {"name": self.options["pvName"]},
+                "spec": {"capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
+                         "accessModes": t.access_modes(claim), "persistentVolumeReclaimPolicy": self.options["reclaimPolicy"],
+                         "volumeMode": t.volume_mode(claim), **source},
+                "status": {"phase": "Available"}}
+
+
+@dataclass(frozen=True)
+class Deleter:
+    """volume.Deleter: what DeletableVolumePlugin.NewDeleter returns for one volume."""
+
+    plugin: VolumePlugin
+    spec: Spec
+
+    def delete(self) -> None:
+        self.plugin.delete(self.spec)  # type: ignore[attr-defined]
+
+
+def is_deletable(plugin: VolumePlugin) -> bool:
+    """DeletableVolumePlugin: the plugin can delete the storage of a volume."""
+    return hasattr(plugin, "new_deleter") or hasattr(plugin, "delete")
+
+
+def new_deleter(plugin: VolumePlugin, spec: Spec) -> Deleter:
+    """DeletableVolumePlugin.NewDeleter (a plugin may refuse: VolumeError)."""
+    factory = getattr(plugin, "new_deleter", None)
+    return factory(spec) if factory is not None else Deleter(plugin, spec)
+
+
 class VolumePluginMgr:
-    """VolumePluginMgr: one plugin per spec; provisioners found by the class's provisioner name."""
+    """VolumePluginMgr: one plugin per spec; provisioners found by the class's provisioner name.
+
+    The Find*OrError methods are upstream's Find*PluginBySpec / ByName: they raise
+    PluginNotFoundError with upstream's message ("no volume plugin matched", "multiple volume
+    plugins matched: a,b", "no deletable volume plugin matched", ...).
+    """
 
     def __init__(self, backend: Backend, fault: FaultHook | None = None):
         self.plugins: list[VolumePlugin] = [FakeDiskPlugin(backend, fault), LocalPlugin(backend, fault),
                                             NFSPlugin(backend, fault)]
+
+    def init_plugins(self, plugins: list[VolumePlugin]) -> None:
+        """InitPlugins with a given list, as upstream tests do with their mock plugin."""
+        self.plugins = list(plugins)
+
+    def plugin_by_spec(self, spec: Spec) -> VolumePlugin:
+        """FindPluginBySpec."""
+        matches = [p for p in self.plugins if p.can_support(spec)]
+        if not matches:
+            raise PluginNotFoundError("no volume plugin matched")
+        if len(matches) > 1:
+            raise PluginNotFoundError(f"multiple volume plugins matched: {','.join(p.name for p in matches)}")
+        return matches[0]
+
+    def plugin_by_name(self, name: str) -> VolumePlugin:
+        """FindPluginByName."""
+        for p in self.plugins:
+            if p.name == name:
+                return p
+        raise PluginNotFoundError(f"no volume plugin matched name: {name}")
+
+    def deletable_plugin_by_spec(self, spec: Spec) -> VolumePlugin:
+        """FindDeletablePluginBySpec."""
+        plugin = self.plugin_by_spec(spec)
+        if not is_deletable(plugin):
+            raise PluginNotFoundError("no deletable volume plugin matched")
+        return plugin
+
+    def deletable_plugin_by_name(self, name: str) -> VolumePlugin:
+        """FindDeletablePluginByName."""
+        plugin = self.plugin_by_name(name)
+        if not is_deletable(plugin):
+            raise PluginNotFoundError("no deletable volume plugin matched")
+        return plugin
+
+    def recyclable_plugin_by_spec(self, spec: Spec) -> VolumePlugin:
+        """FindRecyclablePluginBySpec."""
+        plugin = self.plugin_by_spec(spec)
+        if not hasattr(plugin, "recycle"):
+            raise PluginNotFoundError("no recyclable volume plugin matched")
+        return plugin
 
     def find_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
         matches = [p for p in self.plugins if p.can_support(spec)]
@@ -228,13 +327,12 @@ class VolumePluginMgr:
         return None
 
     def find_provisionable_plugin_by_name(self, name: str) -> VolumePlugin | None:
-        provisioner = {FAKE_DISK: FAKE_DISK, "kvolt.io/nfs": NFS}.get(name)
-        return self.find_plugin_by_name(provisioner) if provisioner else None
+        """The in-tree plugin provisioning for a class's provisioner name (kvolt.io/nfs names the NFS plugin)."""
+        for plugin in self.plugins:
+            if name in plugin.provisioner_names:
+                return plugin
+        return None
 
     def find_expandable_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
         plugin = self.find_plugin_by_spec(spec)
         return plugin if plugin is not None and plugin.expandable else None
-
-    def find_deletable_plugin_by_spec(self, spec: Spec) -> VolumePlugin | None:
-        plugin = self.find_plugin_by_spec(spec)
-        return plugin if plugin is not None and hasattr(plugin, "delete") else None

@@ -69,7 +69,7 @@ def test_unknown_fault_is_an_error():
     ("pvc-protection-no-in-use-check", 0, "deleted-while-mounted"),
     ("adc-no-multi-attach-guard", 92, "multi-attach-write"),
     ("adc-detach-no-in-use-check", 2, "detached-while-mounted"),
-    ("pvc-protection-informer-only", 293, "deleted-while-mounted"),
+    ("pvc-protection-informer-only", 2322, "deleted-while-mounted"),
 ])
 def test_bug_flag_is_caught_and_the_trace_shows_how(tmp_path, flag, seed, monitor):
     out = tmp_path / "bug.itf.json"

@@ -11,12 +11,12 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 def test_every_scenario_passes():
     results = run_scenarios([SCENARIOS])
-    assert len(results) >= 60
+    assert len(results) >= 137
     failed = {r.name: r.mismatches for r in results if not r.ok}
     assert not failed
     assert all(r.upstream.startswith("kubernetes/kubernetes ") for r in results)
     families = {Path(r.file).name.split("-")[0] for r in results}
-    assert families == {"binder", "pvcprotection", "attachdetach", "expand"}
+    assert families == {"binder", "pvcprotection", "attachdetach", "expand", "delete", "recycle", "provision", "multisync"}
 
 
 def test_a_wrong_expectation_is_a_field_level_diff(tmp_path):
@@ -36,3 +36,13 @@ def test_malformed_scenario_names_file_line_and_column(tmp_path):
     error = info.value
     assert (error.file, error.line, error.column) == (str(bad), 4, 9)
     assert "unknown kind 'Volume'" in error.message
+
+
+def test_the_mock_plugin_sees_each_call_in_turn(tmp_path):
+    """wrapTestWithReclaimCalls: a second delete call gets the second result; without a plugin the volume fails."""
+    text = (SCENARIOS / "delete-8-5-delete-returns-error.yaml").read_text()
+    second = tmp_path / "second.yaml"
+    second.write_text(text.replace("- Mock delete error", "- null"))
+    (result,) = run_scenarios([second])
+    assert not result.ok  # the delete now succeeds, so the expected Failed phase is not reached
+    assert any("expected to exist, but it is absent" in m for m in result.mismatches)

@@ -2,8 +2,10 @@
 
 Counterpart of pkg/controller/volume/persistentvolume/pv_controller_base.go
 (NewController, initializeCaches, enqueueWork, volumeWorker, claimWorker, updateVolume,
-deleteVolume, updateClaim, deleteClaim, resync). One worker per queue: each scheduler step
-processes one key of one queue.
+deleteVolume, updateClaim, deleteClaim, resync, and the CSI-migration bookkeeping of syncVolume:
+updateVolumeMigrationAnnotationsAndFinalizers with modifyDeletionFinalizers and
+updateMigrationAnnotations). One worker per queue: each scheduler step processes one key of one
+queue. The feature gate HonorPVReclaimPolicy is on, as it is by default since Kubernetes 1.31.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from kvolt.impl.api.server import ActorClient, APIError, APIServer
 from kvolt.impl.api.types import Obj
 from kvolt.impl.client.informer import Informer
 from kvolt.impl.client.workqueue import WorkQueue
-from kvolt.impl.controller.volume.persistentvolume.pv_controller import PVControllerSync, SyncError
+from kvolt.impl.controller.volume.persistentvolume.pv_controller import (
+    PVControllerSync,
+    SyncError,
+    modify_deletion_finalizers,
+    update_migration_annotations,
+)
+from kvolt.impl.volume.csimigration import CSIMigratedPluginManager
 from kvolt.impl.volume.plugins import VolumePluginMgr
 from kvolt.impl.volume.util.nestedpendingoperations import NestedPendingOperations
 
@@ -37,6 +45,10 @@ class PersistentVolumeController(PVControllerSync):
         self.volume_informer = Informer(server, t.PV, NAME)
         self.claim_informer = Informer(server, t.PVC, NAME)
         self.class_informer = Informer(server, t.SC, NAME)
+        self.pod_informer = Informer(server, t.POD, NAME)  # podLister / podIndexer (no handlers)
+        self.owns_pod_informer = True
+        self.csi_migrated_plugin_manager = CSIMigratedPluginManager()
+        self.pre_operation_hook = None  # tests only: called with the operation name before it is scheduled
         self.volume_queue = WorkQueue("volumes", server.clock)
         self.claim_queue = WorkQueue("claims", server.clock)
         self.operations = NestedPendingOperations(server.clock)
@@ -55,7 +67,13 @@ class PersistentVolumeController(PVControllerSync):
         self.initialize_caches()
 
     def informers(self) -> list[Informer]:
-        return [self.volume_informer, self.claim_informer, self.class_informer]
+        own = [self.volume_informer, self.claim_informer, self.class_informer]
+        return [*own, self.pod_informer] if self.owns_pod_informer else own
+
+    def share_pod_informer(self, informer: Informer) -> None:
+        """Read pods from another controller's informer: kube-controller-manager's controllers share one
+        SharedInformerFactory, so they see one pod cache."""
+        self.pod_informer, self.owns_pod_informer = informer, False
 
     def _enqueue_volume(self, volume: Obj) -> None:
         self.volume_queue.add(t.key(volume))
@@ -81,6 +99,25 @@ class PersistentVolumeController(PVControllerSync):
         for v in self.volume_informer.list():
             self.volume_queue.add(t.key(v))
         self.last_resync_ms = self.server.clock.now_ms
+
+    # ------------------------------------------------------------ CSI migration (syncVolume's first step)
+
+    def update_volume_migration_annotations_and_finalizers(self, volume: Obj) -> Obj:
+        """updateVolumeMigrationAnnotationsAndFinalizers: one PV update when the annotation or finalizers change."""
+        clone = t.clone(volume)
+        annotations = clone.get("metadata", {}).get("annotations")
+        ann_modified = update_migration_annotations(self.csi_migrated_plugin_manager, annotations, False)
+        finalizers, finalizers_modified = modify_deletion_finalizers(self.csi_migrated_plugin_manager, clone)
+        if not ann_modified and not finalizers_modified:
+            return clone
+        if finalizers_modified:
+            t.meta(clone)["finalizers"] = finalizers
+        try:
+            updated = self.client.update(clone)
+        except APIError as error:
+            raise SyncError(f"persistent Volume Controller can't anneal migration annotations or finalizer: {error}") from None
+        self.store_volume_update(updated)
+        return updated
 
     # ------------------------------------------------------------ workers
 
