@@ -154,7 +154,7 @@ class APIServer:
         try:
             t.canonicalize_quantities(kind, obj)
         except t.QuantityError as error:
-            raise Invalid(f"{KINDS[kind].resource} {t.name(obj)!r}: {error}") from None
+            raise Invalid(f'{KINDS[kind].resource} "{t.name(obj)}": {error}') from None
 
     # ------------------------------------------------------------ admission
 
