@@ -23,7 +23,9 @@ string for an error with that message; a provision call is `{parameters: {...}, 
 `before_operation: [steps]` runs steps when the controller is about to start its operation
 (wrapTestWithInjectedOperation). `load` stores an object as given (the test reactor's own writes)
 and `cache: {kind, name[, namespace]}` copies the stored object into the PV controller's cache
-(ctrl.claims.Add / ctrl.volumes.store.Add).
+(ctrl.claims.Add / ctrl.volumes.store.Add). `csi_migration: {plugin: driver, ...}` makes the PV
+controller treat those in-tree plugins as migrated to those CSI drivers; the plugin `"*"` stands
+for every plugin (the fake manager and translator of wrapTestWithCSIMigrationProvisionCalls).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from kvolt.impl.api import types as t
 from kvolt.impl.api.server import Reactor
 from kvolt.impl.cluster import COMPONENTS, Cluster
 from kvolt.impl.manifest import Document, ManifestError, check_object, load_document
+from kvolt.impl.volume.csimigration import CSIMigratedPluginManager
 from kvolt.impl.volume.testing import MockCalls, MockVolumePlugin, ProvisionCall
 
 
@@ -52,7 +55,8 @@ class ScenarioResult:
     mismatches: list[str] = field(default_factory=list)
 
 
-_TOP = {"name", "upstream", "description", "components", "plugins", "initial", "late_informers", "steps", "expect"}
+_TOP = {"name", "upstream", "description", "components", "plugins", "csi_migration", "initial", "late_informers", "steps",
+        "expect"}
 _EXPECT = {"objects", "absent", "events", "error", "actions", "attached", "disks"}
 _STEPS = {"sync", "until", "reconcile", "operations", "populate", "create", "delete", "update", "advance", "inject",
           "handle", "deliver", "node-status", "sync-pods", "expand", "load", "cache"}
@@ -119,6 +123,11 @@ def run_scenario(path: Path) -> ScenarioResult:
             nfs = obj["spec"]["nfs"]
             cluster.backend.create_disk(f"{nfs.get('server', '')}:{nfs.get('path', '')}", "nfs", t.pv_capacity(obj))
     cluster.start()
+    if "csi_migration" in data:
+        migration = data["csi_migration"]
+        if cluster.pv is None or not isinstance(migration, dict) or not all(isinstance(v, str) for v in migration.values()):
+            raise _err(doc, ("csi_migration",), "csi_migration maps in-tree plugin names to CSI driver names (pv-controller)")
+        cluster.pv.csi_migrated_plugin_manager = CSIMigratedPluginManager(frozenset(migration), tuple(migration.items()))
     for name in data.get("late_informers") or []:
         matches = [inf for inf in cluster.informers() if inf.name == name]
         if not matches:

@@ -568,9 +568,10 @@ def provision_call(params, error=None):
 
 
 def fw(name, upstream, vols, evols, claims, eclaims, events, test, *, plugins=None, before=None, errors=(), pods=(),
-       classes=(), multisync=False):
+       classes=(), multisync=False, migration=None):
     return dict(name=name, upstream=upstream, vols=vols, evols=evols, claims=claims, eclaims=eclaims, events=events,
-                test=test, plugins=plugins, before=before or [], errors=errors, pods=pods, classes=classes, multisync=multisync)
+                test=test, plugins=plugins, before=before or [], errors=errors, pods=pods, classes=classes, multisync=multisync,
+                migration=migration)
 
 
 def delete_pv(name):
@@ -775,6 +776,9 @@ PROVISION_CASES = [
     fw("11-20 - unsupported storageClass.mountOptions", PROVISION_T, [], [], [pending("11-20", "unsupported-mountoptions")],
        [pending("11-20", "unsupported-mountoptions", SP, BSP)], ["Warning ProvisioningFailed Mount options"], "claim",
        plugins=mock(provision=[])),
+    fw("11-21 - external provisioner for CSI migration", PROVISION_T, [], [], [pending("11-21")],
+       [pending("11-21", "gold", values={SP: "vendor.com/MockCSIDriver", BSP: "vendor.com/MockCSIDriver", MIG: "vendor.com/MockCSIDriver"})],
+       ["Normal ExternalProvisioning"], "claim", plugins=mock(), migration={"*": "vendor.com/MockCSIDriver"}),
     fw("11-22 - external provisioner with volume available", PROVISION_T, [fv("volume11-22", "1Gi", "", "", A, RET, "external")],
        [fv("volume11-22", "1Gi", "uid11-22", "claim11-22", B, RET, "external", BBC)], [pending("11-22", "external")],
        [fc("claim11-22", "uid11-22", "1Gi", "volume11-22", B, "external", BBC, BC)], [], "claim", plugins=mock(provision=[])),
@@ -858,6 +862,8 @@ def framework_scenario(case, classes):
     out = {"name": case["name"], "upstream": f'{PVDIR}{case["upstream"]} "{case["name"]}"', "components": ["pv-controller"]}
     if case["plugins"] is not None:
         out["plugins"] = case["plugins"]
+    if case["migration"]:
+        out["csi_migration"] = case["migration"]
     out["initial"] = [*classes, *case["pods"], *(fw_volume(v) for v in case["vols"]), *(fw_claim(c) for c in case["claims"])]
     out["steps"] = steps
     out["expect"] = expect

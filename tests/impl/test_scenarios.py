@@ -11,7 +11,7 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 def test_every_scenario_passes():
     results = run_scenarios([SCENARIOS])
-    assert len(results) >= 137
+    assert len(results) >= 138
     failed = {r.name: r.mismatches for r in results if not r.ok}
     assert not failed
     assert all(r.upstream.startswith("kubernetes/kubernetes ") for r in results)
