@@ -318,7 +318,7 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
         if not canonicalise:  # (canonicalising orders the orbit keys afresh)
             by_key = (np.cumsum(unknown) - 1)[by_key[unknown[by_key]]]  # the same order, among those kept
     rows = take_rows(successors, candidates)
-    if fingerprints.plans and not context.exact and canonicalise:
+    if fingerprints.canonicalising and not context.exact and canonicalise:
         # exact duplicates are gone (one cheap hash); canonicalise only the distinct rows
         keys = fingerprints(rows, keys)
         first, by_key = first_occurrences(keys)

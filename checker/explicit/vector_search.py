@@ -62,7 +62,7 @@ class _Search:
         self.vector = compile_vector(scalar)
         self.options = options
         self.exact = exact
-        self.symmetry = options.symmetry and bool(self.vector.permutations)
+        self.symmetry = options.symmetry and scalar.symmetry is not None
         if exact and self.symmetry:
             self.symmetry = False  # whole rows cannot be minimised over orbits here; exact wins
         width = scalar.layout.size

@@ -72,7 +72,7 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                           engine, stats)
     print_renderable(err, report.summary(result, info, built.compiled))
     if as_json:
-        click.echo(json.dumps(report.to_json(result, info)))
+        click.echo(json.dumps(report.to_json(result, info, built.compiled)))
     sys.exit(VERDICT_EXIT[result.verdict])
 
 
