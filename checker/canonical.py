@@ -24,7 +24,6 @@ replay counterexamples on concrete states, so they do not need it.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +33,7 @@ from kvolt.checker.frontend import ir
 from kvolt.checker.symmetry import SymmetryGroup
 
 _BLOCK = 4096  # rows canonicalised at a time (the gather index is width x 8 bytes per row)
-_TIE_LIMIT = 40_320  # candidates one state may need at most (8!): beyond, the signatures are too weak for the model
+_ROUNDS = 3  # rounds of refinement by references (each one reaches one reference further)
 _MOVED_CODE = 1 << 24  # references to a moving instance read as this plus its class and role
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -115,7 +114,7 @@ class SortingCanonicaliser:
         self.weights = _constants(0x63616E6F6E, 64 * (len(self.regions) + 8) + widest + 64)
         self._destination_plan()
         self.transpositions: dict[tuple[int, int], _FixedPlan] = {}
-        self.tie_plans: dict[bytes, list[_FixedPlan]] = {}
+        self._reference_plan()
 
     # -- set-up (linear in the width)
     def _block_columns(self, kind: ir.Kind) -> list[_Column]:
@@ -128,6 +127,26 @@ class SortingCanonicaliser:
             else:
                 columns.append(_Column(offset, "plain"))
         return columns
+
+    def _reference_plan(self) -> None:
+        """The API's reference columns to moving kinds, and the codes refinement reads instances by."""
+        self.api_references: list[tuple[str, int, int, str, str, np.uint64]] = []
+        for r, region in enumerate(self.regions):
+            if region.actor:
+                continue
+            for c, column in enumerate(self.columns[region.kind]):
+                if column.mode == "plain":
+                    continue
+                weight = self.weights[(r * 64 + c + 17) % len(self.weights)]
+                for slot in range(region.count):
+                    self.api_references.append((region.kind, slot, region.base + slot * region.width + column.offset,
+                                                column.mode, column.target, weight))
+        self.fixed_codes = {(region.kind, slot): _constants(0x666978 + 97 * r + slot, 1)[0]
+                            for r, region in enumerate(self.regions) if not region.actor for slot in range(region.count)}
+        self.stay_codes = {kind: np.array([_constants(0x73746179 + 131 * k + i, 1)[0] for i in range(count)],
+                                          dtype=np.uint64) for k, (kind, count) in enumerate(self.moved.items())}
+        self.role_codes = {(j, r): _constants(0x726F6C65 + 64 * j + r, 1)[0]
+                           for j, c in enumerate(self.group.classes) for r in range(len(c.roles))}
 
     def _reference_codes(self, kind: str) -> np.ndarray:
         """What a reference to `kind` reads as: 0 for none, the index of an instance that stays, or a
@@ -194,21 +213,90 @@ class SortingCanonicaliser:
 
     def _canonical_block(self, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         with np.errstate(over="ignore"):
-            signatures = self._signatures(rows)
-        orders, sorted_signatures = [], []
+            signatures = self._refine(rows, self._signatures(rows), _ROUNDS)
+            return self._resolve(rows, signatures, 0)
+
+    def _bundle_signatures(self, signatures: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Per class, a signature per row and bundle (its roles' signatures combined)."""
+        n = len(next(iter(signatures.values())))
+        result = []
         for j, c in enumerate(self.group.classes):
-            bundle = np.zeros((len(rows), len(c.bundles)), dtype=np.uint64)
-            with np.errstate(over="ignore"):
-                for b, members in enumerate(c.bundles):
-                    for r, kind in enumerate(c.roles):
-                        bundle[:, b] += _mix(signatures[kind][:, members[r]] + self.weights[r + 8 * (j % 8)])
-            order = np.argsort(bundle, axis=1, kind="stable")
-            orders.append(order)
-            sorted_signatures.append(np.take_along_axis(bundle, order, axis=1))
+            bundle = np.zeros((n, len(c.bundles)), dtype=np.uint64)
+            for b, members in enumerate(c.bundles):
+                for r, kind in enumerate(c.roles):
+                    bundle[:, b] += _mix(signatures[kind][:, members[r]] + self.weights[r + 8 * (j % 8)])
+            result.append(bundle)
+        return result
+
+    def _resolve(self, rows: np.ndarray, signatures: dict[str, np.ndarray],
+                 depth: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Sort by signature; where a tie matters, individualise each tied bundle in turn and keep the least."""
+        bundles = self._bundle_signatures(signatures)
+        orders = [np.argsort(b, axis=1, kind="stable") for b in bundles]
+        ordered = [np.take_along_axis(b, o, axis=1) for b, o in zip(bundles, orders, strict=True)]
         new_of_old = self._renaming(orders, len(rows))
         canonical = self._apply(rows, new_of_old)
-        canonical = self._break_ties(canonical, sorted_signatures, new_of_old)
+        cell = self._first_mattering_tie(canonical, ordered)
+        if cell is None:
+            return canonical, new_of_old
+        hard = np.flatnonzero(cell[0] >= 0)
+        j_of, start_of, length_of = cell[0][hard], cell[1][hard], cell[2][hard]
+        best = canonical[hard].copy()
+        best_renaming = {kind: m[hard].copy() for kind, m in new_of_old.items()}
+        mark = _constants(0x696E64 + depth, 1)[0]
+        for k in range(int(length_of.max())):
+            branch = np.flatnonzero(length_of > k)
+            sub = hard[branch]
+            marked = {kind: s[sub].copy() for kind, s in signatures.items()}
+            for j, c in enumerate(self.group.classes):
+                chosen = np.flatnonzero(j_of[branch] == j)
+                if not len(chosen):
+                    continue
+                bundle = orders[j][sub[chosen], start_of[branch][chosen] + k]
+                members = np.array(c.bundles, dtype=np.int64)[bundle]
+                for r, kind in enumerate(c.roles):
+                    marked[kind][chosen, members[:, r]] += mark
+            candidate, renaming = self._resolve(rows[sub], self._refine(rows[sub], marked, _ROUNDS), depth + 1)
+            smaller = np.ones(len(branch), dtype=bool) if k == 0 else _lexicographically_less(candidate, best[branch])
+            best[branch[smaller]] = candidate[smaller]
+            for kind, m in renaming.items():
+                best_renaming[kind][branch[smaller]] = m[smaller]
+        canonical[hard] = best
+        for kind, m in best_renaming.items():
+            new_of_old[kind][hard] = m
         return canonical, new_of_old
+
+    def _first_mattering_tie(self, canonical: np.ndarray,
+                             ordered: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per row, the first run of tied bundles (class, first position, length) whose order changes the
+        sorted row (class -1: none). A run whose adjacent swaps all leave the row unchanged is passed
+        over: every order of it gives the same row. Which run that is depends only on the signatures
+        and on the orbit, so it is the same for every state of an orbit."""
+        n = len(canonical)
+        found_class = np.full(n, -1, dtype=np.int64)
+        found_start = np.zeros(n, dtype=np.int64)
+        found_length = np.zeros(n, dtype=np.int64)
+        for j, signatures in enumerate(ordered):
+            size = signatures.shape[1]
+            tied = [signatures[:, p] == signatures[:, p + 1] for p in range(size - 1)]
+            start = np.zeros(n, dtype=np.int64)
+            run_changes = np.zeros(n, dtype=bool)
+            for p in range(size):
+                if p < size - 1:
+                    where = np.flatnonzero(tied[p] & (found_class < 0))
+                    if len(where):
+                        swapped = self._transposition(j, p).apply(canonical[where])
+                        run_changes[where] |= np.any(swapped != canonical[where], axis=1)
+                ends = np.ones(n, dtype=bool) if p == size - 1 else ~tied[p]
+                take = ends & run_changes & (found_class < 0)
+                found_class[take] = j
+                found_start[take] = start[take]
+                found_length[take] = p + 1 - start[take]
+                start[ends] = p + 1
+                run_changes[ends] = False
+        if not (found_class >= 0).any():
+            return None
+        return found_class, found_start, found_length
 
     def _signatures(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Per moving kind, a uint64 per row and instance that no renaming changes."""
@@ -229,8 +317,7 @@ class SortingCanonicaliser:
                     else:
                         summary = (_mix(hashes) * self.weights[:region.count]).sum(axis=1, dtype=np.uint64)
                     own[region.owner][:, region.instance] += _mix(summary + weight)
-        first = {kind: _mix(own[kind] + _mix(incoming[kind])) for kind in self.moved}
-        return self._refined(rows, first)
+        return {kind: _mix(own[kind] + _mix(incoming[kind])) for kind in self.moved}
 
     def _block_hashes(self, rows: np.ndarray, region: _Region, r: int) -> np.ndarray:
         """Each block's own fields as a signature reads them (references by what they refer to)."""
@@ -266,30 +353,44 @@ class SortingCanonicaliser:
                     hit = (values == i + 1) if column.mode == "ref" else ((values >> i) & 1).astype(bool)
                     target[:, i] += hit.astype(np.uint64) * weight
 
-    def _refined(self, rows: np.ndarray, first: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One round of refinement over the API references: what an instance refers to, and what refers to it."""
-        refined = {kind: s.copy() for kind, s in first.items()}
-        for region in self.regions:
-            if region.actor:
-                continue
-            for c, column in enumerate(self.columns[region.kind]):
-                if column.mode != "ref":
-                    continue
-                weight = self.weights[(c * 7) % (len(self.weights) - 1)]
-                target = first[column.target]
-                padded = np.concatenate([np.zeros((len(rows), 1), dtype=np.uint64), target], axis=1)
-                for slot in range(region.count):
-                    values = rows[:, region.base + slot * region.width + column.offset]
-                    pointed = np.take_along_axis(padded, np.clip(values, 0, target.shape[1])[:, None], axis=1)[:, 0]
-                    if region.kind in refined:
-                        refined[region.kind][:, slot] += _mix(pointed + weight)
-                    if region.kind in first:
-                        source = _mix(first[region.kind][:, slot] + weight)
-                    else:
-                        source = _mix(np.uint64(slot + 1) * weight + weight)
-                    for i in range(target.shape[1]):
-                        refined[column.target][:, i] += np.where(values == i + 1, source, np.uint64(0))
-        return refined
+    def _refine(self, rows: np.ndarray, signatures: dict[str, np.ndarray], rounds: int) -> dict[str, np.ndarray]:
+        """Rounds of refinement over the API's references: every instance adds what it refers to and what
+        refers to it, each read by its class, role and rank (its bundle's place among its class's
+        bundles by signature), which no renaming changes."""
+        for _ in range(rounds):
+            codes = self._rank_codes(signatures)
+            refined = {kind: s.copy() for kind, s in signatures.items()}
+            for source_kind, slot, column, mode, target, weight in self.api_references:
+                values = rows[:, column]
+                source = codes[source_kind][:, slot] if source_kind in codes else self.fixed_codes[(source_kind, slot)]
+                target_codes = codes[target]
+                incoming = _mix(source + weight + np.uint64(1))
+                if mode == "ref":
+                    if source_kind in refined:
+                        padded = np.concatenate([np.zeros((len(rows), 1), dtype=np.uint64), target_codes], axis=1)
+                        at = np.clip(values, 0, target_codes.shape[1])[:, None]
+                        refined[source_kind][:, slot] += _mix(np.take_along_axis(padded, at, axis=1)[:, 0] + weight)
+                    for i in range(target_codes.shape[1]):
+                        refined[target][:, i] += np.where(values == i + 1, incoming, np.uint64(0))
+                else:
+                    for i in range(target_codes.shape[1]):
+                        bit = ((values >> i) & 1).astype(np.uint64)
+                        if source_kind in refined:
+                            refined[source_kind][:, slot] += bit * _mix(target_codes[:, i] + weight)
+                        refined[target][:, i] += bit * incoming
+            signatures = {kind: _mix(s) for kind, s in refined.items()}
+        return signatures
+
+    def _rank_codes(self, signatures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per instance of a moving kind: its class, role and its bundle's rank (how many bundles of its
+        class have a smaller signature); instances that stay read as themselves."""
+        codes = {kind: np.broadcast_to(self.stay_codes[kind], s.shape).copy() for kind, s in signatures.items()}
+        for j, (c, bundle) in enumerate(zip(self.group.classes, self._bundle_signatures(signatures), strict=True)):
+            rank = (bundle[:, :, None] > bundle[:, None, :]).sum(axis=2).astype(np.uint64)
+            for b, members in enumerate(c.bundles):
+                for r, kind in enumerate(c.roles):
+                    codes[kind][:, members[r]] = _mix(rank[:, b] + self.role_codes[(j, r)])
+        return codes
 
     def _renaming(self, orders: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
         """Per moving kind, the new index of each instance once every class's bundles are sorted."""
@@ -337,45 +438,6 @@ class SortingCanonicaliser:
         return permuted
 
     # -- ties
-    def _break_ties(self, canonical: np.ndarray, sorted_signatures: list[np.ndarray],
-                    new_of_old: dict[str, np.ndarray]) -> np.ndarray:
-        """Rows whose tied positions matter get the least of their candidates (and its renaming)."""
-        n = len(canonical)
-        hard = np.zeros(n, dtype=bool)
-        ties = []
-        for j, signatures in enumerate(sorted_signatures):
-            for position in range(signatures.shape[1] - 1):
-                tied = signatures[:, position] == signatures[:, position + 1]
-                where = np.flatnonzero(tied & ~hard)
-                if len(where):
-                    swap = self._transposition(j, position)
-                    changed = np.any(swap.apply(canonical[where]) != canonical[where], axis=1)
-                    hard[where[changed]] = True
-                ties.append(tied)
-        if not hard.any():
-            return canonical
-        where = np.flatnonzero(hard)
-        packed = np.packbits(np.stack(ties, axis=1)[where], axis=1)
-        patterns = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-        for pattern in np.unique(patterns):
-            chosen = where[patterns == pattern]
-            best = canonical[chosen]
-            best_plan: np.ndarray = np.full(len(chosen), -1)
-            tied_pairs = np.unpackbits(np.frombuffer(pattern.tobytes(), dtype=np.uint8))[:len(ties)]
-            plans = self._tie_plans(tied_pairs, [s.shape[1] for s in sorted_signatures])
-            for p, plan in enumerate(plans):
-                candidate = plan.apply(canonical[chosen])
-                smaller = _lexicographically_less(candidate, best)
-                best[smaller] = candidate[smaller]
-                best_plan[smaller] = p
-            canonical[chosen] = best
-            for p, plan in enumerate(plans):
-                rows = chosen[best_plan == p]
-                for kind, mapping in new_of_old.items():
-                    if kind in plan.perms:
-                        new_of_old[kind][rows] = np.array(plan.perms[kind])[mapping[rows]]
-        return canonical
-
     def _transposition(self, j: int, position: int) -> _FixedPlan:
         key = (j, position)
         if key not in self.transpositions:
@@ -384,53 +446,6 @@ class SortingCanonicaliser:
             perms = self.group.compose([self.group.classes[j].permutation(tuple(order))])
             self.transpositions[key] = _FixedPlan(self.layout, perms)
         return self.transpositions[key]
-
-    def _tie_plans(self, pattern: np.ndarray, sizes: list[int]) -> list[_FixedPlan]:
-        """Every non-identity permutation of tied positions, for one pattern of ties (one flag per adjacent pair)."""
-        key = pattern.tobytes()
-        if key in self.tie_plans:
-            return self.tie_plans[key]
-        per_class = []
-        bit = 0
-        for size in sizes:
-            runs, run = [], [0]
-            for position in range(size - 1):
-                if pattern[bit]:
-                    run.append(position + 1)
-                else:
-                    runs.append(run)
-                    run = [position + 1]
-                bit += 1
-            runs.append(run)
-            per_class.append(_run_permutations(runs, size))
-        if np.prod([len(p) for p in per_class], dtype=float) > _TIE_LIMIT:
-            raise TieError(f"{np.prod([len(p) for p in per_class], dtype=float):.0f} orders of tied instances "
-                           "would have to be compared for one state")
-        plans = []
-        for choice in itertools.product(*per_class):
-            if all(order == tuple(range(len(order))) for order in choice):
-                continue
-            perms = self.group.compose([c.permutation(o) for c, o in zip(self.group.classes, choice, strict=True)])
-            plans.append(_FixedPlan(self.layout, perms))
-        if len(self.tie_plans) < 4096:
-            self.tie_plans[key] = plans
-        return plans
-
-
-class TieError(RuntimeError):
-    """A state whose signatures leave too many instances tied to compare every order of them."""
-
-
-def _run_permutations(runs: list[list[int]], size: int) -> list[tuple[int, ...]]:
-    """Every order of positions that permutes only within runs."""
-    result = []
-    for parts in itertools.product(*(itertools.permutations(run) for run in runs)):
-        order = [0] * size
-        for run, part in zip(runs, parts, strict=True):
-            for source, target in zip(run, part, strict=True):
-                order[source] = target
-        result.append(tuple(order))
-    return result
 
 
 def _lexicographically_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:

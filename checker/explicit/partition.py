@@ -45,11 +45,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kvolt.checker.compiler import SpecRuntimeError
+from kvolt.checker.explicit import checkpoint
 from kvolt.checker.explicit.fingerprint import Fingerprints, visited_keys
 from kvolt.checker.explicit.vector import Sink, VectorModel, allowed_rows, expand_into, first_failures
 
@@ -551,6 +553,42 @@ class Partition:
         self.visited.add(keys[mine])
         self.next_rows, self.next_index = [compact[mine]], [mine.astype(np.int64)]  # the first level
 
+    def restore(self, path: str) -> None:
+        """Take, from a checkpoint's shares (written by any number of workers), the visited keys and the
+        next level's rows this worker owns."""
+        visited, rows, indices = [], [], []
+        for share in checkpoint.load_shares(Path(path)):
+            keys, compact = share["visited"], share["rows"]
+            mine = self._mine(keys, None)
+            visited.append(keys[mine])
+            row_keys = visited_keys(compact, self.context.fingerprints, self.context.exact)
+            kept = self._mine(row_keys, compact)
+            rows.append(compact[kept])
+            indices.append(share["indices"][kept])
+        self.visited.add(np.sort(np.concatenate(visited)), presorted=True)
+        order = np.argsort(np.concatenate(indices), kind="stable")
+        self.next_rows = [np.concatenate(rows)[order]]
+        self.next_index = [np.concatenate(indices)[order]]
+
+    def _mine(self, keys: np.ndarray, compact: np.ndarray | None) -> np.ndarray:
+        if self.count == 1:
+            return np.ones(len(keys), dtype=bool)
+        if keys.dtype != np.uint64:  # exact keys: route by the rows' hash (the rows are the keys)
+            rows = keys.view(self.context.fingerprints.dtype).reshape(len(keys), -1) if compact is None else compact
+            return self.owners(keys, rows) == self.me
+        return self.owners(keys, compact) == self.me  # type: ignore[arg-type]
+
+    def save_share(self, path: str, settle: tuple[int, np.ndarray | None] | None) -> None:
+        """At a level boundary: write this worker's visited keys and next level's rows into a checkpoint."""
+        if settle is not None:
+            self._settle(*settle)
+        visited = np.concatenate(self.visited.runs) if self.visited.runs else np.zeros(0, dtype=np.uint64)
+        padded = self.context.fingerprints.padded
+        rows = (np.concatenate(self.next_rows) if self.next_rows
+                else np.zeros((0, padded), dtype=self.context.fingerprints.dtype))
+        indices = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
+        checkpoint.save_share(Path(path), self.me, visited, rows, indices)
+
     def expand(self, sequence: int, start: int, stop: int, settle: tuple[int, np.ndarray | None] | None,
                new_level: bool) -> tuple[int, np.ndarray, bool]:
         """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed).
@@ -721,11 +759,11 @@ class WorkerError(RuntimeError):
     """A worker process failed unexpectedly (its traceback is the message)."""
 
 
-def _serve(context: WorkContext, me: int, count: int, directory: str, compact: np.ndarray, keys: np.ndarray,
-           connection: Connection) -> None:
+def _serve(context: WorkContext, me: int, count: int, directory: str, compact: np.ndarray | None,
+           keys: np.ndarray | None, connection: Connection, restore: str | None = None) -> None:
     """A worker process: build its partition, then run what the coordinator asks until told to stop (None)."""
     partition = Partition(context, me, count, directory)
-    partition.seed(compact, keys)
+    start(partition, compact, keys, restore)
     spin = _cores_for(count)
     while True:
         _await(connection, spin)
@@ -761,21 +799,31 @@ def _shared_directory() -> str | None:
     return _SHARED_DIR if free.f_bavail * free.f_frsize > _SHARED_ROOM else None
 
 
+def start(partition: Partition, compact: np.ndarray | None, keys: np.ndarray | None, restore: str | None) -> None:
+    """A partition's first states: the initial ones it owns, or its share of a checkpoint."""
+    if restore is not None:
+        partition.restore(restore)
+    else:
+        assert compact is not None and keys is not None
+        partition.seed(compact, keys)
+
+
 class Workers:
     """The partitions of a search: this process's own, and one forked process per other worker."""
 
-    def __init__(self, context: WorkContext, count: int, compact: np.ndarray, keys: np.ndarray) -> None:
+    def __init__(self, context: WorkContext, count: int, compact: np.ndarray | None, keys: np.ndarray | None,
+                 restore: str | None = None) -> None:
         self.count = count
         self.spin = _cores_for(count)
         self.directory = tempfile.mkdtemp(prefix="kvolt-exchange-", dir=_shared_directory()) if count > 1 else None
         self.local = Partition(context, 0, count, self.directory)
-        self.local.seed(compact, keys)
+        start(self.local, compact, keys, restore)
         self.links: list[tuple[Any, Connection]] = []
         fork = multiprocessing.get_context("fork")
         for me in range(1, count):
             mine, theirs = fork.Pipe()
-            process = fork.Process(target=_serve, args=(context, me, count, self.directory, compact, keys, theirs),
-                                   daemon=True)
+            process = fork.Process(target=_serve, args=(context, me, count, self.directory, compact, keys, theirs,
+                                                        restore), daemon=True)
             process.start()
             theirs.close()
             self.links.append((process, mine))

@@ -10,6 +10,7 @@ import click
 
 from kvolt.checker.build import build
 from kvolt.checker.engine import Options
+from kvolt.checker.explicit.checkpoint import CheckpointError, Checkpoints
 from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap
@@ -18,6 +19,7 @@ from kvolt.checker.views.traces import trace_to_itf, write_trace
 from kvolt.commands.common import (
     VERDICT_EXIT,
     chosen_spec_path,
+    fail,
     guarded,
     print_renderable,
     stderr_console,
@@ -41,14 +43,26 @@ from kvolt.commands.common import (
 @click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
               help="Where counterexamples are written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False),
+              help="Write the search (visited set, parent links, frontier) to DIR at level boundaries.")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Seconds between checkpoints (written at the first level boundary after that).")
+@click.option("--recover", "recover_dir", type=click.Path(file_okay=False, exists=True),
+              help="Resume from the latest checkpoint in DIR (same spec, model and engine settings).")
 @guarded
 def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], max_states: int | None,
           max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, engine: str, exact: bool,
-          keep_going: bool, as_json: bool, out: str, quiet: bool, sources: SourceMap) -> None:
+          keep_going: bool, as_json: bool, out: str, quiet: bool, checkpoint_dir: str | None, checkpoint_every: float,
+          recover_dir: str | None, sources: SourceMap) -> None:
     """Explore every reachable state of SPEC (default: the built-in volume lifecycle)."""
     err = stderr_console()
     path = chosen_spec_path(spec)
     built = build(path, model_name, invariants, sources)
+    checkpoints = None
+    if checkpoint_dir or recover_dir:
+        if engine == "scalar":
+            fail("error: --checkpoint and --recover need the vector engine (the default)")
+        checkpoints = Checkpoints(checkpoint_dir, checkpoint_every, recover_dir)
     if workers > 1 and engine == "scalar":
         err.print("note: the scalar engine runs one worker; use the vector engine for parallel workers",
                   style="yellow")
@@ -58,7 +72,10 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                       progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
     stats = None
     if engine == "vector":
-        result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers)
+        try:
+            result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers, checkpoints=checkpoints)
+        except CheckpointError as error:
+            fail(f"error: {error}")
     else:
         result = explore(built.compiled, options)
     trace_files: dict[str, str] = {}
