@@ -46,7 +46,7 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -508,6 +508,40 @@ class _Mailbox:
                 for dtype, shape, start in layout]
 
 
+class Exchange(Protocol):
+    """How workers hand each other arrays: a message of a kind for one other worker, read back by it.
+
+    Every message sent in a phase is received in a later phase (the coordinator's round trips keep
+    the phases apart), and every worker receives each kind from every other one, in the same order.
+    """
+
+    def send(self, sequence: int, kind: str, target: int, arrays: list[np.ndarray | Gather]) -> None: ...
+
+    def receive(self, sequence: int, kind: str, source: int) -> list[np.ndarray]: ...
+
+
+class MailboxExchange:
+    """Workers on one machine: one memory-backed file per (sender, receiver, kind), reused (`_Mailbox`)."""
+
+    def __init__(self, directory: str | None, me: int) -> None:
+        self.directory = directory
+        self.me = me
+        self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
+
+    def send(self, sequence: int, kind: str, target: int, arrays: list[np.ndarray | Gather]) -> None:
+        self._mailbox(self.me, target, kind).send(sequence, arrays)
+
+    def receive(self, sequence: int, kind: str, source: int) -> list[np.ndarray]:
+        return self._mailbox(source, self.me, kind).receive(sequence)
+
+    def _mailbox(self, source: int, target: int, kind: str) -> _Mailbox:
+        key = (source, target, kind)
+        if key not in self.mailboxes:
+            assert self.directory is not None
+            self.mailboxes[key] = _Mailbox(os.path.join(self.directory, f"{source}-{target}-{kind}"))
+        return self.mailboxes[key]
+
+
 @dataclass
 class Absorbed:
     """What a worker reports of the new states it owns in a chunk."""
@@ -520,10 +554,11 @@ class Absorbed:
 class Partition:
     """One worker's share: the keys of the states it owns, their frontier rows and discovery indices."""
 
-    def __init__(self, context: WorkContext, me: int, count: int, directory: str | None) -> None:
+    def __init__(self, context: WorkContext, me: int, count: int, directory: str | None,
+                 exchange: Exchange | None = None) -> None:
         self.context = context
         self.me, self.count = me, count
-        self.directory = directory
+        self.exchange = exchange or MailboxExchange(directory, me)
         self.visited = Visited()
         padded = context.fingerprints.padded
         self.frontier = np.zeros((0, padded), dtype=context.fingerprints.dtype)
@@ -536,7 +571,6 @@ class Partition:
         self.pending64: np.ndarray | None = None  # their int64 columns, when the invariant check made them
         self.check_columns = ColumnBuffer()
         self.own: tuple[Share, np.ndarray, np.ndarray] | None = None  # the candidates found here and owned here
-        self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
         self.raw_unread = 0  # the chunk whose canonicalised raw keys other workers have sent (0: none unread)
         self.shares_canonicalised = context.share and context.fingerprints.orbit is not None and not context.exact
         self.bounds = np.array([(w << 64) // count for w in range(1, count)], dtype=np.uint64)  # fingerprints are uniform
@@ -601,7 +635,7 @@ class Partition:
         if new_level:
             self._next_level()
         if self.raw_unread:
-            _learn_canonicalised(self.context, [self._mailbox(other, self.me, "raw").receive(self.raw_unread)[0]
+            _learn_canonicalised(self.context, [self.exchange.receive(self.raw_unread, "raw", other)[0]
                                                 for other in range(self.count) if other != self.me])
             self.raw_unread = 0
         low, high = np.searchsorted(self.frontier_index, [start, stop])
@@ -639,7 +673,7 @@ class Partition:
             if owner == self.me:
                 self.own = (share, compact, positions)
             else:
-                self._mailbox(self.me, owner, kind).send(sequence, [share.keys, share.order, Gather(compact, positions)])
+                self.exchange.send(sequence, kind, owner, [share.keys, share.order, Gather(compact, positions)])
 
     def _shares(self, sequence: int, kind: str) -> tuple[list[Share], list[np.ndarray], list[np.ndarray | None]]:
         """Every worker's share of the chunk's candidates for this one (its own kept, the others' received):
@@ -654,7 +688,7 @@ class Partition:
             if sender == self.me:
                 share, candidates, where = own, own_rows, own_at
             else:
-                keys, order, candidates = self._mailbox(sender, self.me, kind).receive(sequence)
+                keys, order, candidates = self.exchange.receive(sequence, kind, sender)
                 share, where = Share(keys, order), None
             shares.append(share)
             rows.append(candidates)
@@ -671,7 +705,7 @@ class Partition:
             recorded = _recorded_since_last_shared(self.context)
             for other in range(self.count):
                 if other != self.me:
-                    self._mailbox(self.me, other, "raw").send(sequence, [recorded])
+                    self.exchange.send(sequence, "raw", other, [recorded])
             self.raw_unread = sequence
         # the visited set first (each share's keys ascend already), then duplicates among the unseen only
         unseen = [np.flatnonzero(~self.visited.contains(share.keys)) for share in shares]
@@ -746,13 +780,6 @@ class Partition:
             self.frontier64 = None
         self.frontier_index = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
         self.next_rows, self.next64, self.next_index = [], None, []
-
-    def _mailbox(self, source: int, target: int, kind: str) -> _Mailbox:
-        key = (source, target, kind)
-        if key not in self.mailboxes:
-            assert self.directory is not None
-            self.mailboxes[key] = _Mailbox(os.path.join(self.directory, f"{source}-{target}-{kind}"))
-        return self.mailboxes[key]
 
 
 class WorkerError(RuntimeError):

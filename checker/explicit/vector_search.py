@@ -24,7 +24,9 @@ shortest one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype, visi
 from kvolt.checker.explicit.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
 from kvolt.checker.explicit.vector import allowed_rows, compile_vector, expand, first_failures
 
+PoolFactory = Callable[[WorkContext, int, "np.ndarray | None", "np.ndarray | None", "str | None"], Any]
 NO_PARENT = (1 << 32) - 1  # parent links are uint32 indices in discovery order
 _PARENT_MASK = np.int64(NO_PARENT)
 
@@ -50,14 +53,24 @@ class VectorStats:
 
 def explore_vector(scalar: CompiledModel, options: Options | None = None, exact: bool = False,
                    chunk_rows: int | None = None, workers: int = 1,
-                   checkpoints: Checkpoints | None = None) -> tuple[Result, VectorStats]:
+                   checkpoints: Checkpoints | None = None, pool: PoolFactory | None = None) -> tuple[Result, VectorStats]:
     """Breadth-first search with the vectorised engine; same verdicts and counts as `explore`.
 
     With several workers, processes share the states by fingerprint; the outcome is identical for
     any number of workers. With `checkpoints`, the search is written at level boundaries and may
-    start from the latest checkpoint of an earlier run instead of the initial states.
+    start from the latest checkpoint of an earlier run instead of the initial states. `pool` makes the
+    workers (default: forked processes on this machine; `checker/distributed` makes MPI ranks).
     """
-    return _Search(scalar, options or Options(), exact, chunk_rows, workers, checkpoints).run()
+    search = _Search(scalar, options or Options(), exact, chunk_rows, workers, checkpoints)
+    if pool is not None:
+        search.make_pool = pool
+    return search.run()
+
+
+def work_context(scalar: CompiledModel, options: Options, exact: bool, chunk_rows: int | None,
+                 workers: int) -> WorkContext:
+    """What a worker of such a search needs (for workers that are not forked from the coordinator)."""
+    return _Search(scalar, options, exact, chunk_rows, workers).context
 
 
 class _Search:
@@ -90,11 +103,12 @@ class _Search:
         self.incomplete: str | None = None
         self.clock = SearchClock(options)
         self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base, share=workers > 1)
-        self.pool: Workers | None = None
+        self.pool: Any = None  # Workers, or another pool with its `call` and `close`
         self.sequence = 0  # chunks asked for so far: names the files the workers exchange
         self.settle: list[tuple[int, np.ndarray | None]] | None = None  # where the last chunk's new states go
         self.visited_bytes = 0
         self.checkpoints = checkpoints
+        self.make_pool: PoolFactory = Workers
         self.seconds_before = 0.0  # the time the run took before the checkpoint it was recovered from
         self.identity = checkpoint.run_identity(scalar.sources[0] + self.vector.source,
                                                 {"exact": exact, "symmetry": self.symmetry, "chunk_rows": self.chunk_rows})
@@ -105,7 +119,7 @@ class _Search:
             level = self._recover(self.checkpoints.recover)
         else:
             compact, keys = self._initial()
-            self.pool = Workers(self.context, self.workers, compact, keys)
+            self.pool = self.make_pool(self.context, self.workers, compact, keys, None)
             level = len(compact)
         assert self.pool is not None
         fresh = self.checkpoints is None or self.checkpoints.recover is None  # (a recovered level is saved already)
@@ -154,7 +168,7 @@ class _Search:
             setattr(self, name, state[name])
         self.parents, self.moves = [state["parents"]], [state["moves"]]
         self.seconds_before = state["seconds"]
-        self.pool = Workers(self.context, self.workers, None, None, restore=str(path))
+        self.pool = self.make_pool(self.context, self.workers, None, None, str(path))
         return int(state["level"])
 
     def _stopped(self) -> bool:
