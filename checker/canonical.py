@@ -145,6 +145,7 @@ class SortingCanonicaliser:
                             for r, region in enumerate(self.regions) if not region.actor for slot in range(region.count)}
         self.stay_codes = {kind: np.array([_constants(0x73746179 + 131 * k + i, 1)[0] for i in range(count)],
                                           dtype=np.uint64) for k, (kind, count) in enumerate(self.moved.items())}
+        self.ordinals = {n: np.arange(1, n + 1, dtype=np.int64) for n in range(65)}  # 1..n: the references to n instances
         self.role_codes = {(j, r): _constants(0x726F6C65 + 64 * j + r, 1)[0]
                            for j, c in enumerate(self.group.classes) for r in range(len(c.roles))}
 
@@ -364,20 +365,18 @@ class SortingCanonicaliser:
                 values = rows[:, column]
                 source = codes[source_kind][:, slot] if source_kind in codes else self.fixed_codes[(source_kind, slot)]
                 target_codes = codes[target]
+                count = target_codes.shape[1]
                 incoming = _mix(source + weight + np.uint64(1))
                 if mode == "ref":
+                    hits = (values[:, None] == self.ordinals[count]).astype(np.uint64)  # rows x target instances
                     if source_kind in refined:
-                        padded = np.concatenate([np.zeros((len(rows), 1), dtype=np.uint64), target_codes], axis=1)
-                        at = np.clip(values, 0, target_codes.shape[1])[:, None]
-                        refined[source_kind][:, slot] += _mix(np.take_along_axis(padded, at, axis=1)[:, 0] + weight)
-                    for i in range(target_codes.shape[1]):
-                        refined[target][:, i] += np.where(values == i + 1, incoming, np.uint64(0))
+                        pointed = (hits * target_codes).sum(axis=1, dtype=np.uint64)  # 0 for none
+                        refined[source_kind][:, slot] += _mix(pointed + weight)
                 else:
-                    for i in range(target_codes.shape[1]):
-                        bit = ((values >> i) & 1).astype(np.uint64)
-                        if source_kind in refined:
-                            refined[source_kind][:, slot] += bit * _mix(target_codes[:, i] + weight)
-                        refined[target][:, i] += bit * incoming
+                    hits = ((values[:, None] >> (self.ordinals[count] - 1)) & 1).astype(np.uint64)
+                    if source_kind in refined:
+                        refined[source_kind][:, slot] += (hits * _mix(target_codes + weight)).sum(axis=1, dtype=np.uint64)
+                refined[target] += hits * (incoming[:, None] if np.ndim(incoming) else incoming)
             signatures = {kind: _mix(s) for kind, s in refined.items()}
         return signatures
 
