@@ -4,7 +4,7 @@ Rank r owns the states whose fingerprints fall in the r-th of P equal ranges and
 the visited set and the frontier (`explicit/partition.py`'s `Partition`, unchanged). The candidates
 a rank finds for others travel rank to rank in one `Alltoallv` per exchange (`MpiExchange`), so no
 process is in the data path. Rank 0 is also the coordinator of `explicit/vector_search.py`: it
-broadcasts each step (`MpiWorkers.call`), gathers each rank's small reply (counts, the order keys of
+sends each step to every rank (`MpiWorkers.call`), collects each rank's small reply (counts, the order keys of
 its new states) and merges them into discovery order, so that counts, depth, parent links and
 counterexamples are those of one worker. Only rank 0 keeps parent links (12 bytes per state).
 """
@@ -12,6 +12,7 @@ counterexamples are those of one worker. Only rank 0 keeps parent links (12 byte
 from __future__ import annotations
 
 import pickle
+import time
 import traceback
 from typing import Any
 
@@ -24,6 +25,19 @@ from kvolt.checker.explicit.partition import Gather, Partition, WorkContext, Wor
 from kvolt.checker.explicit.vector_search import VectorStats, explore_vector, work_context
 
 _ALIGN = 64
+_REQUEST, _REPLY = 1, 2  # message tags: rank 0's requests, the other ranks' replies
+_SPIN_SECONDS = 0.02  # how long a waiting rank polls before it starts sleeping between polls
+_NAP_SECONDS = 0.0002
+
+
+def _receive(comm: Any, source: int, tag: int) -> Any:
+    """A pickled message, waited for politely: blocking MPI calls spin, and a spinning rank takes a core
+    from the ranks (and the other users) that have work to do. So poll for a while, then nap between polls."""
+    deadline = time.perf_counter() + _SPIN_SECONDS
+    while not comm.iprobe(source=source, tag=tag):
+        if time.perf_counter() > deadline:
+            time.sleep(_NAP_SECONDS)
+    return comm.recv(source=source, tag=tag)
 
 
 def world() -> Any:
@@ -122,12 +136,14 @@ class MpiWorkers:
         start(self.local, compact, keys, restore)
 
     def call(self, name: str, arguments: list[tuple]) -> list:
-        self.comm.bcast((name, arguments), root=0)
+        """Run a partition method on every rank at once (`arguments[r]` for rank r); their results."""
+        for rank in range(1, self.count):
+            self.comm.send((name, arguments[rank]), dest=rank, tag=_REQUEST)
         try:
             mine: Any = getattr(self.local, name)(*arguments[0])
         except Exception:
             mine = WorkerError(traceback.format_exc())
-        results = self.comm.gather(mine, root=0)
+        results = [mine] + [_receive(self.comm, rank, _REPLY) for rank in range(1, self.count)]
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -135,10 +151,13 @@ class MpiWorkers:
 
     def close(self) -> None:
         """Stop the other ranks, first adding up the bytes every rank sent in the exchanges."""
-        self.comm.bcast(("exchanged", None), root=0)
-        sent = self.comm.reduce(self.local.exchange.bytes_sent, root=0)  # type: ignore[attr-defined]
+        for rank in range(1, self.count):
+            self.comm.send(("bytes_sent", ()), dest=rank, tag=_REQUEST)
+        sent = self.local.exchange.bytes_sent + sum(_receive(self.comm, rank, _REPLY)  # type: ignore[attr-defined]
+                                                    for rank in range(1, self.count))
         self.totals = {"bytes_exchanged": int(sent), "exchanges": self.local.exchange.exchanges}  # type: ignore[attr-defined]
-        self.comm.bcast(None, root=0)
+        for rank in range(1, self.count):
+            self.comm.send(None, dest=rank, tag=_REQUEST)
 
 
 def serve(comm: Any, context: WorkContext) -> None:
@@ -147,18 +166,18 @@ def serve(comm: Any, context: WorkContext) -> None:
     partition = Partition(context, comm.Get_rank(), comm.Get_size(), None, MpiExchange(comm))
     start(partition, compact, keys, restore)
     while True:
-        request = comm.bcast(None, root=0)
+        request = _receive(comm, 0, _REQUEST)
         if request is None:
             return
         name, arguments = request
-        if name == "exchanged":
-            comm.reduce(partition.exchange.bytes_sent, root=0)  # type: ignore[attr-defined]
-            continue
         try:
-            result: Any = getattr(partition, name)(*arguments[comm.Get_rank()])
+            if name == "bytes_sent":
+                result: Any = partition.exchange.bytes_sent  # type: ignore[attr-defined]
+            else:
+                result = getattr(partition, name)(*arguments)
         except Exception:
             result = WorkerError(traceback.format_exc())
-        comm.gather(result, root=0)
+        comm.send(result, dest=0, tag=_REPLY)
 
 
 def explore_cluster(scalar: CompiledModel, options: Options, exact: bool = False, chunk_rows: int | None = None,
