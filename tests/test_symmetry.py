@@ -24,7 +24,7 @@ from kvolt.checker.engine import ExplorationError, Options
 from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import SpecError
-from kvolt.checker.frontend.loader import load_text
+from kvolt.checker.frontend.loader import builtin_spec_path, load_text
 from kvolt.checker.frontend.resolver import resolve
 
 MAX_STATES = 400
@@ -89,3 +89,49 @@ def test_structure_symmetry_counts_orbits(text: str) -> None:
 @given(seeded_specs(structure=True))
 def test_structure_symmetry_counts_orbits_uniform(text: str) -> None:
     check_structure_symmetry(text)
+
+
+def test_a_group_too_large_to_list_is_never_listed() -> None:
+    """cluster3: six kinds of three instances, 46,656 permutations; set-up builds nothing per permutation,
+    and both engines keep the same states (to a few levels: the scalar engine is the slow oracle here)."""
+    from kvolt.checker.build import build
+    from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype
+    from kvolt.checker.explicit.vector import compile_vector
+
+    compiled = build(builtin_spec_path(), "cluster3").compiled
+    group = compiled.symmetry
+    assert group is not None and group.size == 6**6 and not group.listed
+    vector = compile_vector(compiled)
+    fingerprints = Fingerprints(vector, compiled.layout.size, storage_dtype(compiled.layout), True)
+    assert vector.permutations == [] and fingerprints.plans == [] and fingerprints.canonicalising
+    options = Options(stop_at_first=False, max_depth=3)
+    scalar = explore(compiled, options)
+    fast, _ = explore_vector(compiled, options)
+    unreduced, _ = explore_vector(compiled, replace(options, symmetry=False))
+    assert scalar.distinct_states == fast.distinct_states < unreduced.distinct_states
+
+
+def test_refusals_name_the_constant() -> None:
+    text = """
+kind Node { ready: bool = true }
+kind Pod { const home: Node  running: bool }
+model a {
+  Node = 2
+  Pod = 2
+  const pod1.home = node1
+  const pod2.home = node2
+  symmetric Node, Pod
+}
+"""
+    spec = resolve(load_text(text, "a.kvolt"))
+    group = symmetry.symmetry_group(spec, spec.models[0])
+    assert group is not None and group.size == 2 and len(group.classes) == 1  # pods move with their nodes
+    assert group.classes[0].roles == ("Node", "Pod")
+    pinned = text.replace("symmetric Node, Pod", "symmetric Node")
+    spec = resolve(load_text(pinned, "b.kvolt"))
+    try:
+        symmetry.symmetry_group(spec, spec.models[0])
+    except SpecError as error:
+        assert error.diagnostics[0].code == "M008" and "Pod.home" in error.diagnostics[0].message
+    else:
+        raise AssertionError("a kind named by a constant of a kind that is not symmetric was accepted")
