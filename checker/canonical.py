@@ -4,19 +4,21 @@ For each class of interchangeable bundles (`symmetry.py`), every bundle of a sta
 signature that does not depend on instance names: its instances' own fields (with references
 replaced by what they refer to: nothing, an instance that never moves, or which class and role a
 moving one belongs to), the informer caches' copies of them, how many references point at them,
-and, refined once, the signatures of what they refer to and what refers to them. Sorting the
-bundles of each class by signature gives one renaming `g0` of the state. Bundles with equal
-signatures (ties) can be put in either order, so the candidates are `t . g0 . s` for every
-permutation `t` of tied positions; the canonical state is the least candidate (lexicographically).
-Since signatures do not depend on names, the candidates of `h . s` are those of `s`: every state of
-an orbit gets the same canonical state, and the canonical state is a renaming of `s`, so two states
-share it only when they are in one orbit. A signature that tells too little costs time, never
-soundness.
+then refined over a few rounds by the ranks (places in their class by signature) of what they
+refer to and of what refers to them. Sorting the bundles of each class by signature gives one
+renaming of the state. Since signatures do not depend on names, every state of an orbit is sorted
+alike, and the result is a renaming of the state, so two states share it only when they are in one
+orbit. A signature that tells too little costs time, never soundness.
 
-Most ties are between bundles that look the same (absent slots): swapping two tied positions then
-leaves `g0 . s` unchanged, which one comparison per tied pair shows; only the rows where some swap
-changes the state enumerate their tied positions' permutations. The group itself is never listed:
-set-up is linear in the state's width, and memory does not depend on the group's size.
+Bundles with equal signatures (a tie) could be put in either order. Most ties are between bundles
+that look the same (absent slots): swapping two tied positions leaves the sorted state unchanged,
+which one comparison per tied pair shows, and then every order gives the same state. Where a tie
+matters (three identical node and machine pairs, say: swapping two nodes alone changes which
+machine names which node), the first such run of tied bundles is individualised: each of its
+bundles in turn is marked, the signatures refined again, and the least (lexicographically) of the
+resulting states is the canonical one (the individualisation-refinement of graph canonical
+labelling, without its automorphism pruning). The group itself is never listed: set-up is linear
+in the state's width, and memory does not depend on the group's size.
 
 The witness (the renaming of each row onto its canonical form) is returned with it; the engines
 replay counterexamples on concrete states, so they do not need it.
