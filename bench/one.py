@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-symmetry", action="store_true")
     parser.add_argument("--max-seconds", type=float)
+    parser.add_argument("--cluster", action="store_true", help="run as a rank of an MPI job (under mpiexec)")
     args = parser.parse_args()
     built = build(args.spec, args.model)
     options = Options(stop_at_first=False, symmetry=not args.no_symmetry, max_seconds=args.max_seconds)
@@ -36,6 +37,15 @@ def main() -> None:
         result = explore(built.compiled, options)
         figures = {"verdict": result.verdict, "distinct": result.distinct_states, "generated": result.generated_states,
                    "depth": result.depth, "bytes_per_state": None}
+    elif args.cluster:
+        from kvolt.checker.distributed.mpi import explore_cluster
+
+        outcome = explore_cluster(built.compiled, options)
+        if outcome is None:
+            return  # not rank 0
+        result, stats, totals = outcome
+        figures = {"verdict": result.verdict, "distinct": result.distinct_states, "generated": result.generated_states,
+                   "depth": result.depth, "bytes_per_state": stats.visited_bytes_per_state, **totals}
     else:
         result, stats = explore_vector(built.compiled, options, workers=args.workers)
         figures = {"verdict": result.verdict, "distinct": result.distinct_states, "generated": result.generated_states,

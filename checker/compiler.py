@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import Span, too_deep
+from kvolt.checker.symmetry import SymmetryGroup, symmetry_group
 
 ABSENT, LIVE, TERMINATING = 0, 1, 2
 LIFE_NAMES = ("absent", "live", "terminating")
@@ -139,6 +140,7 @@ class CompiledModel:
     sources: list[str]
     step_all: Callable[[tuple[int, ...], list], None]  # every action at once, appending (action, binding, state)
     all_hold: Callable[[tuple[int, ...]], bool] | None = None  # every invariant at once (one call per state)
+    symmetry: SymmetryGroup | None = None  # the symmetries the search uses (None: none)
 
     def successors(self, state: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[int, ...]]]:
         """(action index, binding index, next state) for every enabled step, in a fixed order."""
@@ -644,6 +646,9 @@ def compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
 
 def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
     layout = build_layout(spec, model)
+    group = symmetry_group(spec, model, model.symmetric_spans)
+    if group is not None and group.trivial:
+        group = None
     helpers = _Helpers()
     tables: dict[tuple[int, ...], str] = {}
     exprs = _ExprCompiler(layout, helpers, tables)
@@ -697,10 +702,10 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
     action_sources = dict(functions)
     functions.append((step_function, _step_all_source(step_function, [action_sources[a[5]] for a in pending_actions])))
     canon_function = None
-    if model.symmetric:
+    if group is not None and group.listed:
         function = f"f{count}"
         count += 1
-        source = _canonicalizer_source(layout, function, exprs)
+        source = _canonicalizer_source(layout, function, exprs, group.permutations())
         functions.append((function, source))
         canon_function = function
     namespace = helpers.namespace()
@@ -716,9 +721,25 @@ def _compile_model(spec: ir.Spec, model: ir.Model) -> CompiledModel:
                   for inv, fn in invariant_functions]
     constraint = namespace[constraint_function] if constraint_function else None
     canonicalize = namespace[canon_function] if canon_function else None
+    if group is not None and not group.listed:
+        canonicalize = _sorting_canonicaliser(layout, group)
     all_hold = namespace[all_hold_function] if all_hold_function else None
     return CompiledModel(spec, model, layout, initial_states(layout), actions, invariants,
-                         constraint, canonicalize, sources, namespace[step_function], all_hold)  # type: ignore[arg-type]
+                         constraint, canonicalize, sources, namespace[step_function], all_hold, group)  # type: ignore[arg-type]
+
+
+def _sorting_canonicaliser(layout: Layout, group: SymmetryGroup) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    """The canonical state of one state under a group too large to list (`checker/canonical.py`)."""
+    import numpy as np
+
+    from kvolt.checker.canonical import SortingCanonicaliser  # (it builds on this module's layout)
+
+    canonicaliser = SortingCanonicaliser(layout, group)
+
+    def canonicalize(state: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(int(v) for v in canonicaliser(np.array([state], dtype=np.int64))[0])
+
+    return canonicalize
 
 
 _APPEND = re.compile(r"out\.append\(\((\d+), ")
@@ -793,21 +814,17 @@ def initial_states(layout: Layout) -> list[tuple[int, ...]]:
 # ---------------------------------------------------------------- symmetry
 
 
-def _canonicalizer_source(layout: Layout, function: str, exprs: _ExprCompiler) -> str:
-    """A function returning the least permutation of a state under the symmetric kinds.
+def _canonicalizer_source(layout: Layout, function: str, exprs: _ExprCompiler,
+                          permutations: list[dict[str, tuple[int, ...]]]) -> str:
+    """A function returning the least permutation of a state under a (listed) symmetry group.
 
     Each permutation is compared with the least so far position by position, and its tuple is
     built only when it is smaller: usually the first position that differs decides. Positions a
     permutation leaves alone are skipped while the least so far is the state itself.
     """
-    _spec, model = layout.spec, layout.model
-    per_kind = [list(itertools.permutations(range(model.count(k)))) for k in model.symmetric]
     lines = [f"def {function}(s):", "    t0 = s"]
     first = True
-    for choice in itertools.product(*per_kind):
-        perms = dict(zip(model.symmetric, choice, strict=True))
-        if all(p == tuple(range(len(p))) for p in perms.values()):
-            continue
+    for perms in permutations:
         values = _permuted_values(layout, perms, exprs)
         lines.append("    o1 = False")
         keyword = "if"
@@ -878,18 +895,6 @@ def permutation_plan(layout: Layout, perms: dict[str, tuple[int, ...]]) -> list[
         new_instance = perms[actor.per][instance] if actor.per and actor.per in perms else instance
         move_region(region, layout.caches[(actor_name, new_instance, kind)], kind)
     return plan
-
-
-def symmetry_permutations(layout: Layout) -> list[dict[str, tuple[int, ...]]]:
-    """Every non-identity combination of instance permutations of the model's symmetric kinds."""
-    model = layout.model
-    per_kind = [list(itertools.permutations(range(model.count(k)))) for k in model.symmetric]
-    result = []
-    for choice in itertools.product(*per_kind):
-        perms = dict(zip(model.symmetric, choice, strict=True))
-        if any(p != tuple(range(len(p))) for p in perms.values()):
-            result.append(perms)
-    return result
 
 
 def _permuted_tuple(layout: Layout, perms: dict[str, tuple[int, ...]], exprs: _ExprCompiler) -> str:

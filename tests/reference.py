@@ -572,3 +572,41 @@ def orbits(spec: ir.Spec, model: ir.Model, states: Iterable[State], kinds: Itera
                   for choice in itertools.product(*all_perms)]
         representatives.add(min(images, key=lambda s: canonical_reference_state(spec, model, s)))
     return len(representatives)
+
+
+def constant_symmetries(spec: ir.Spec, model: ir.Model, kinds: Iterable[str]) -> list[dict[str, tuple[int, ...]]]:
+    """Every combination of permutations of `kinds` that maps each per-instance constant onto itself
+    (checked value by value: the naive definition of the symmetry group), the identity included."""
+    kinds = list(dict.fromkeys(kinds))
+    all_perms = [list(itertools.permutations(range(len(model.ids(k))))) for k in kinds]
+    result = []
+    for choice in itertools.product(*all_perms):
+        perms = dict(zip(kinds, choice, strict=True))
+        if all(_constant_kept(spec, model, perms, kind, name, values) for kind, name, values in model.consts):
+            result.append(perms)
+    return result
+
+
+def _constant_kept(spec: ir.Spec, model: ir.Model, perms: dict[str, tuple[int, ...]], kind: str, name: str,
+                   values: tuple[int, ...]) -> bool:
+    type_ = spec.kind(kind).field(name).type  # type: ignore[union-attr]
+
+    def renamed(value: int) -> int:
+        if isinstance(type_, ir.RefT) and type_.kind in perms and value:
+            return perms[type_.kind][value - 1] + 1
+        if isinstance(type_, ir.SetT) and isinstance(type_.element, ir.RefT) and type_.element.kind in perms:
+            table = perms[type_.element.kind]
+            return sum(1 << table[bit] for bit in range(value.bit_length()) if value >> bit & 1)
+        return value
+
+    image = perms.get(kind, tuple(range(len(values))))
+    return all(values[image[i]] == renamed(value) for i, value in enumerate(values))
+
+
+def orbits_under(spec: ir.Spec, model: ir.Model, states: Iterable[State], group: list[dict[str, tuple[int, ...]]]) -> int:
+    """The number of orbits of `states` under the given permutations (a group, the identity included)."""
+    representatives = set()
+    for state in states:
+        images = [permute(spec, model, state, perms) for perms in group]
+        representatives.add(min(canonical_reference_state(spec, model, s) for s in images))
+    return len(representatives)

@@ -63,6 +63,7 @@ class SpecGen:
         self.fresh = 0
         self.modules: list[str] = []
         self.invariants: list[str] = []
+        self.structure = False  # symmetric kinds with constants (plain and naming instances)
 
     # -- randomness
     def choice(self, options: list | tuple) -> Any:
@@ -109,8 +110,10 @@ class SpecGen:
                 else:
                     t = ("setK", self.choice(names))
                 kind.fields.append(FieldInfo(f"{shape.lower()}{i}", t))
-            if self.boolean(0.2):
+            if self.boolean(0.6 if self.structure else 0.2):
                 kind.fields.append(FieldInfo("cst", ("int", 0, 2), const=True))
+            if self.structure and self.boolean(0.5):
+                kind.fields.append(FieldInfo("cref", ("ref", self.choice(names)), const=True))
 
     def type_text(self, t: tuple) -> str:
         if t[0] == "bool":
@@ -621,7 +624,7 @@ class SpecGen:
         ids = self.kind(t[1]).ids
         return "{" + ", ".join(i for i in ids if self.boolean(0.4)) + "}"
 
-    def model_text(self, symmetric: str | None) -> str:
+    def model_text(self, symmetric: str | None, symmetric_kinds: tuple[str, ...] = ()) -> str:
         lines = ["model m default {"]
         for kind in self.kinds:
             if kind.count == 0:
@@ -631,10 +634,16 @@ class SpecGen:
             else:
                 lines.append(f"  {kind.name} = {{{', '.join(kind.ids)}}}")
         for kind in self.kinds:
-            if any(f.const for f in kind.fields) and kind.name != symmetric:
+            if any(f.name == "cst" for f in kind.fields) and (kind.name != symmetric or symmetric_kinds):
                 for ident in kind.ids:
                     if self.boolean(0.5):
-                        lines.append(f"  const {ident}.cst = {self.integer(0, 2)}")
+                        value = self.integer(0, 1) if symmetric_kinds else self.integer(0, 2)  # often alike
+                        lines.append(f"  const {ident}.cst = {value}")
+            for f in kind.fields:
+                if f.name == "cref":
+                    targets = self.kind(f.type[1]).ids
+                    for ident in kind.ids:
+                        lines.append(f"  const {ident}.cref = {self.choice(['none', *targets])}")
         for kind in self.kinds:
             for ident in kind.ids:
                 if not self.boolean(0.75):
@@ -655,7 +664,9 @@ class SpecGen:
             var = self.name("x")
             body = self.bool_expr({var: ("obj", k.name)}, 1)
             lines.append(f"  constraint count({var}: {k.name} | {body}) <= {self.integer(1, 2)}")
-        if symmetric:
+        if symmetric_kinds:
+            lines.append(f"  symmetric {', '.join(symmetric_kinds)}")
+        elif symmetric:
             lines.append(f"  symmetric {symmetric}")
         if self.modules and self.boolean(0.6):
             included = [m for m in self.modules if self.boolean(0.5)] or self.modules[:1]
@@ -665,18 +676,28 @@ class SpecGen:
         lines.append("}")
         return "\n".join(lines)
 
-    def spec(self, symmetric: bool = False) -> str:
+    def spec(self, symmetric: bool = False, structure: bool = False) -> str:
+        """With `structure`, one or two kinds are symmetric and constants (plain ones, and ones that name
+        instances) decide which of their permutations are symmetries."""
+        self.structure = structure
         self.declare()
         sym_kind = None
+        sym_kinds: tuple[str, ...] = ()
         for kind in self.kinds:
             kind.count = self.choice([1, 1, 2, 2, 2] if len(self.kinds) < 3 else [1, 1, 1, 2])
             if kind.name != self.kinds[0].name and self.boolean(0.05):
                 kind.count = 0
+        if structure:
+            names = [k.name for k in self.kinds]
+            sym_kinds = tuple(n for n in names if self.boolean(0.6)) or (self.choice(names),)
+            for name in sym_kinds:
+                self.kind(name).count = self.choice([2, 2, 3]) if len(self.kinds) < 3 else 2
+            symmetric = False
         if symmetric:
             sym_kind = self.choice([k.name for k in self.kinds])
             self.kind(sym_kind).count = 2
         for kind in self.kinds:
-            if kind.count and self.boolean(0.3) and kind.name != sym_kind:
+            if kind.count and self.boolean(0.3) and kind.name != sym_kind and kind.name not in sym_kinds:
                 kind.ids = [f"{kind.name.lower()}_{x}" for x in ("x", "y")[: kind.count]]
             else:
                 kind.ids = [f"{kind.name.lower()}{i + 1}" for i in range(kind.count)]
@@ -686,14 +707,15 @@ class SpecGen:
         for i in range(self.integer(1, 3)):
             parts.append(f"invariant inv{i}: {self.bool_expr({}, 2)}")
             self.invariants.append(f"inv{i}")
-        parts.append(self.model_text(sym_kind))
+        parts.append(self.model_text(sym_kind, sym_kinds))
         return "\n\n".join(parts) + "\n"
 
 
 @st.composite
-def specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False) -> str:
-    """The text of one random small spec (with `symmetric K` for one kind when asked)."""
-    return SpecGen(draw).spec(symmetric=symmetric)
+def specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False, structure: bool = False) -> str:
+    """The text of one random small spec (with `symmetric K` for one kind when asked; with `structure`,
+    several symmetric kinds whose constants decide the group)."""
+    return SpecGen(draw).spec(symmetric=symmetric, structure=structure)
 
 
 class RandomSpecGen(SpecGen):
@@ -714,9 +736,10 @@ class RandomSpecGen(SpecGen):
 
 
 @st.composite
-def seeded_specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False) -> str:
+def seeded_specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False,
+                 structure: bool = False) -> str:
     """A spec from a uniformly random generator seeded by hypothesis: more varied, shrinks less."""
     import random
 
     seed = draw(st.integers(0, 2**32 - 1))
-    return RandomSpecGen(random.Random(seed)).spec(symmetric=symmetric)
+    return RandomSpecGen(random.Random(seed)).spec(symmetric=symmetric, structure=structure)

@@ -12,13 +12,14 @@ key is the row's bytes instead (`visited_keys`).
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 
+from kvolt.checker.canonical import SortingCanonicaliser
 from kvolt.checker.compiler import Layout, Moved, permutation_plan
 from kvolt.checker.explicit.vector import VectorModel
 from kvolt.checker.frontend import ir
+from kvolt.checker.symmetry import SymmetryGroup
 
 _MASK64 = (1 << 64) - 1
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -80,14 +81,24 @@ def _runs(sources: list[int]) -> list[tuple[int, int, int]]:
     return [run for run in runs if run[0] != run[1]]
 
 
-def _orbit_hash(layout: Layout, width: int) -> _OrbitHash | None:
+def _orbit_hash(layout: Layout, group: SymmetryGroup, width: int) -> _OrbitHash | None:
     """The decomposed orbit hash, for groups big enough to pay for it (and value ranges small enough)."""
-    model = layout.model
-    group = math.prod(math.factorial(model.count(k)) for k in model.symmetric)
     low, high = column_bounds(layout)
-    if group < _ORBIT_MIN_GROUP or group * width * (high - low + 1) > _ORBIT_MAX_TABLE:
+    if group.size < _ORBIT_MIN_GROUP or group.size * width * (high - low + 1) > _ORBIT_MAX_TABLE:
         return None
-    return _OrbitHash(layout, width, low, high)
+    return _OrbitHash(layout, group, width, low, high)
+
+
+class _SortedOrbit:
+    """Orbit keys under a group too large to list: the fingerprint of each row's canonical form
+    (`checker/canonical.py`), which sorting finds without the group's elements."""
+
+    def __init__(self, layout: Layout, group: SymmetryGroup, fingerprints: Fingerprints) -> None:
+        self.canonicaliser = SortingCanonicaliser(layout, group)
+        self.fingerprints = fingerprints
+
+    def __call__(self, compact: np.ndarray) -> np.ndarray:
+        return self.fingerprints.raw(self.fingerprints.compact(self.canonicaliser(compact)))
 
 
 class Fingerprints:
@@ -101,7 +112,11 @@ class Fingerprints:
 
     def __init__(self, vector: VectorModel, width: int, dtype: np.dtype, symmetry: bool) -> None:
         self.width = width
-        self.orbit = _orbit_hash(vector.scalar.layout, width) if symmetry and vector.permutations else None
+        layout = vector.scalar.layout
+        group = vector.scalar.symmetry if symmetry else None
+        self.orbit: _OrbitHash | _SortedOrbit | None = None
+        if group is not None:
+            self.orbit = _orbit_hash(layout, group, width) if group.listed else _SortedOrbit(layout, group, self)
         self.dtype = dtype
         self.padded = -(-width * dtype.itemsize // 8) * 8 // dtype.itemsize
         words = self.padded * dtype.itemsize // 8
@@ -109,7 +124,7 @@ class Fingerprints:
         self.word_keys = [np.uint64(c) for c in constants[:words]]
         self.word_multipliers = [np.uint64(c | 1) for c in constants[words:]]
         self.plans = []
-        for plan in vector.permutations if symmetry else []:
+        for plan in vector.permutations if symmetry and self.orbit is None else []:
             sources = [m.source for m in plan] + list(range(width, self.padded))
             renames = []
             for column, moved in enumerate(plan):
@@ -121,6 +136,11 @@ class Fingerprints:
                                       for mask in range(size)], dtype=np.int64)
                     renames.append((column, table.astype(dtype)))
             self.plans.append((_runs(sources), renames))
+
+    @property
+    def canonicalising(self) -> bool:
+        """Whether keys are least over orbits (a symmetry group is in use)."""
+        return self.orbit is not None or bool(self.plans)
 
     def compact(self, rows: np.ndarray) -> np.ndarray:
         """Rows in the storage type, padded with zero columns to a whole number of 64-bit words."""
@@ -206,10 +226,9 @@ class _OrbitHash:
     uniformly random already, so no final mix is needed (a bijection would not change collisions).
     """
 
-    def __init__(self, layout: Layout, width: int, low: int, high: int) -> None:
-        model = layout.model
-        kinds = list(model.symmetric)
-        choices = [list(itertools.permutations(range(model.count(k)))) for k in kinds]
+    def __init__(self, layout: Layout, group: SymmetryGroup, width: int, low: int, high: int) -> None:
+        choices = group.factors()  # per class of interchangeable bundles, its permutations (the identity first)
+        kinds = list(range(len(choices)))
         assignments = list(itertools.product(*(range(len(c)) for c in choices)))
         size = high - low + 1
         self.low = low
@@ -218,7 +237,7 @@ class _OrbitHash:
         # for each assignment, for each source column: the values its column contributes, by value
         contributions: list[list[tuple[int, ...]]] = []
         for assignment in assignments:
-            perms = {k: choices[i][a] for i, (k, a) in enumerate(zip(kinds, assignment, strict=True))}
+            perms = _composed([choices[i][a] for i, a in enumerate(assignment)])
             per_source: list[tuple[int, ...]] = [()] * width
             for column, moved in enumerate(permutation_plan(layout, perms)):
                 per_source[moved.source] = tuple(int(z[column][_renamed(moved, v) - low]) for v in range(low, high + 1))
@@ -275,6 +294,18 @@ class _OrbitHash:
                         total += partial[group]
                 best[start:start + _ORBIT_BLOCK] = total.min(axis=0)  # the sums are uniform already: no mixing
         return best
+
+
+def _composed(factors: list[dict[str, tuple[int, ...]]]) -> dict[str, tuple[int, ...]]:
+    """One permutation per kind from factors that move disjoint instances."""
+    result: dict[str, list[int]] = {}
+    for perms in factors:
+        for kind, perm in perms.items():
+            merged = result.setdefault(kind, list(range(len(perm))))
+            for old, new in enumerate(perm):
+                if old != new:
+                    merged[old] = new
+    return {kind: tuple(perm) for kind, perm in result.items()}
 
 
 def _reset(assignment: tuple[int, ...], kind: int) -> tuple[int, ...]:

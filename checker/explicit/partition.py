@@ -45,11 +45,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from kvolt.checker.compiler import SpecRuntimeError
+from kvolt.checker.explicit import checkpoint
 from kvolt.checker.explicit.fingerprint import Fingerprints, visited_keys
 from kvolt.checker.explicit.vector import Sink, VectorModel, allowed_rows, expand_into, first_failures
 
@@ -318,7 +320,7 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
         if not canonicalise:  # (canonicalising orders the orbit keys afresh)
             by_key = (np.cumsum(unknown) - 1)[by_key[unknown[by_key]]]  # the same order, among those kept
     rows = take_rows(successors, candidates)
-    if fingerprints.plans and not context.exact and canonicalise:
+    if fingerprints.canonicalising and not context.exact and canonicalise:
         # exact duplicates are gone (one cheap hash); canonicalise only the distinct rows
         keys = fingerprints(rows, keys)
         first, by_key = first_occurrences(keys)
@@ -506,6 +508,40 @@ class _Mailbox:
                 for dtype, shape, start in layout]
 
 
+class Exchange(Protocol):
+    """How workers hand each other arrays: a message of a kind for one other worker, read back by it.
+
+    Every message sent in a phase is received in a later phase (the coordinator's round trips keep
+    the phases apart), and every worker receives each kind from every other one, in the same order.
+    """
+
+    def send(self, sequence: int, kind: str, target: int, arrays: list[np.ndarray | Gather]) -> None: ...
+
+    def receive(self, sequence: int, kind: str, source: int) -> list[np.ndarray]: ...
+
+
+class MailboxExchange:
+    """Workers on one machine: one memory-backed file per (sender, receiver, kind), reused (`_Mailbox`)."""
+
+    def __init__(self, directory: str | None, me: int) -> None:
+        self.directory = directory
+        self.me = me
+        self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
+
+    def send(self, sequence: int, kind: str, target: int, arrays: list[np.ndarray | Gather]) -> None:
+        self._mailbox(self.me, target, kind).send(sequence, arrays)
+
+    def receive(self, sequence: int, kind: str, source: int) -> list[np.ndarray]:
+        return self._mailbox(source, self.me, kind).receive(sequence)
+
+    def _mailbox(self, source: int, target: int, kind: str) -> _Mailbox:
+        key = (source, target, kind)
+        if key not in self.mailboxes:
+            assert self.directory is not None
+            self.mailboxes[key] = _Mailbox(os.path.join(self.directory, f"{source}-{target}-{kind}"))
+        return self.mailboxes[key]
+
+
 @dataclass
 class Absorbed:
     """What a worker reports of the new states it owns in a chunk."""
@@ -518,10 +554,11 @@ class Absorbed:
 class Partition:
     """One worker's share: the keys of the states it owns, their frontier rows and discovery indices."""
 
-    def __init__(self, context: WorkContext, me: int, count: int, directory: str | None) -> None:
+    def __init__(self, context: WorkContext, me: int, count: int, directory: str | None,
+                 exchange: Exchange | None = None) -> None:
         self.context = context
         self.me, self.count = me, count
-        self.directory = directory
+        self.exchange = exchange or MailboxExchange(directory, me)
         self.visited = Visited()
         padded = context.fingerprints.padded
         self.frontier = np.zeros((0, padded), dtype=context.fingerprints.dtype)
@@ -534,7 +571,6 @@ class Partition:
         self.pending64: np.ndarray | None = None  # their int64 columns, when the invariant check made them
         self.check_columns = ColumnBuffer()
         self.own: tuple[Share, np.ndarray, np.ndarray] | None = None  # the candidates found here and owned here
-        self.mailboxes: dict[tuple[int, int, str], _Mailbox] = {}
         self.raw_unread = 0  # the chunk whose canonicalised raw keys other workers have sent (0: none unread)
         self.shares_canonicalised = context.share and context.fingerprints.orbit is not None and not context.exact
         self.bounds = np.array([(w << 64) // count for w in range(1, count)], dtype=np.uint64)  # fingerprints are uniform
@@ -551,6 +587,42 @@ class Partition:
         self.visited.add(keys[mine])
         self.next_rows, self.next_index = [compact[mine]], [mine.astype(np.int64)]  # the first level
 
+    def restore(self, path: str) -> None:
+        """Take, from a checkpoint's shares (written by any number of workers), the visited keys and the
+        next level's rows this worker owns."""
+        visited, rows, indices = [], [], []
+        for share in checkpoint.load_shares(Path(path)):
+            keys, compact = share["visited"], share["rows"]
+            mine = self._mine(keys, None)
+            visited.append(keys[mine])
+            row_keys = visited_keys(compact, self.context.fingerprints, self.context.exact)
+            kept = self._mine(row_keys, compact)
+            rows.append(compact[kept])
+            indices.append(share["indices"][kept])
+        self.visited.add(np.sort(np.concatenate(visited)), presorted=True)
+        order = np.argsort(np.concatenate(indices), kind="stable")
+        self.next_rows = [np.concatenate(rows)[order]]
+        self.next_index = [np.concatenate(indices)[order]]
+
+    def _mine(self, keys: np.ndarray, compact: np.ndarray | None) -> np.ndarray:
+        if self.count == 1:
+            return np.ones(len(keys), dtype=bool)
+        if keys.dtype != np.uint64:  # exact keys: route by the rows' hash (the rows are the keys)
+            rows = keys.view(self.context.fingerprints.dtype).reshape(len(keys), -1) if compact is None else compact
+            return self.owners(keys, rows) == self.me
+        return self.owners(keys, compact) == self.me  # type: ignore[arg-type]
+
+    def save_share(self, path: str, settle: tuple[int, np.ndarray | None] | None) -> None:
+        """At a level boundary: write this worker's visited keys and next level's rows into a checkpoint."""
+        if settle is not None:
+            self._settle(*settle)
+        visited = np.concatenate(self.visited.runs) if self.visited.runs else np.zeros(0, dtype=np.uint64)
+        padded = self.context.fingerprints.padded
+        rows = (np.concatenate(self.next_rows) if self.next_rows
+                else np.zeros((0, padded), dtype=self.context.fingerprints.dtype))
+        indices = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
+        checkpoint.save_share(Path(path), self.me, visited, rows, indices)
+
     def expand(self, sequence: int, start: int, stop: int, settle: tuple[int, np.ndarray | None] | None,
                new_level: bool) -> tuple[int, np.ndarray, bool]:
         """Phase 1 for the chunk of discovery indices [start, stop): (generated, fired per action, failed).
@@ -563,7 +635,7 @@ class Partition:
         if new_level:
             self._next_level()
         if self.raw_unread:
-            _learn_canonicalised(self.context, [self._mailbox(other, self.me, "raw").receive(self.raw_unread)[0]
+            _learn_canonicalised(self.context, [self.exchange.receive(self.raw_unread, "raw", other)[0]
                                                 for other in range(self.count) if other != self.me])
             self.raw_unread = 0
         low, high = np.searchsorted(self.frontier_index, [start, stop])
@@ -601,7 +673,7 @@ class Partition:
             if owner == self.me:
                 self.own = (share, compact, positions)
             else:
-                self._mailbox(self.me, owner, kind).send(sequence, [share.keys, share.order, Gather(compact, positions)])
+                self.exchange.send(sequence, kind, owner, [share.keys, share.order, Gather(compact, positions)])
 
     def _shares(self, sequence: int, kind: str) -> tuple[list[Share], list[np.ndarray], list[np.ndarray | None]]:
         """Every worker's share of the chunk's candidates for this one (its own kept, the others' received):
@@ -616,7 +688,7 @@ class Partition:
             if sender == self.me:
                 share, candidates, where = own, own_rows, own_at
             else:
-                keys, order, candidates = self._mailbox(sender, self.me, kind).receive(sequence)
+                keys, order, candidates = self.exchange.receive(sequence, kind, sender)
                 share, where = Share(keys, order), None
             shares.append(share)
             rows.append(candidates)
@@ -633,7 +705,7 @@ class Partition:
             recorded = _recorded_since_last_shared(self.context)
             for other in range(self.count):
                 if other != self.me:
-                    self._mailbox(self.me, other, "raw").send(sequence, [recorded])
+                    self.exchange.send(sequence, "raw", other, [recorded])
             self.raw_unread = sequence
         # the visited set first (each share's keys ascend already), then duplicates among the unseen only
         unseen = [np.flatnonzero(~self.visited.contains(share.keys)) for share in shares]
@@ -709,23 +781,16 @@ class Partition:
         self.frontier_index = np.concatenate(self.next_index) if self.next_index else np.zeros(0, dtype=np.int64)
         self.next_rows, self.next64, self.next_index = [], None, []
 
-    def _mailbox(self, source: int, target: int, kind: str) -> _Mailbox:
-        key = (source, target, kind)
-        if key not in self.mailboxes:
-            assert self.directory is not None
-            self.mailboxes[key] = _Mailbox(os.path.join(self.directory, f"{source}-{target}-{kind}"))
-        return self.mailboxes[key]
-
 
 class WorkerError(RuntimeError):
     """A worker process failed unexpectedly (its traceback is the message)."""
 
 
-def _serve(context: WorkContext, me: int, count: int, directory: str, compact: np.ndarray, keys: np.ndarray,
-           connection: Connection) -> None:
+def _serve(context: WorkContext, me: int, count: int, directory: str, compact: np.ndarray | None,
+           keys: np.ndarray | None, connection: Connection, restore: str | None = None) -> None:
     """A worker process: build its partition, then run what the coordinator asks until told to stop (None)."""
     partition = Partition(context, me, count, directory)
-    partition.seed(compact, keys)
+    start(partition, compact, keys, restore)
     spin = _cores_for(count)
     while True:
         _await(connection, spin)
@@ -761,21 +826,31 @@ def _shared_directory() -> str | None:
     return _SHARED_DIR if free.f_bavail * free.f_frsize > _SHARED_ROOM else None
 
 
+def start(partition: Partition, compact: np.ndarray | None, keys: np.ndarray | None, restore: str | None) -> None:
+    """A partition's first states: the initial ones it owns, or its share of a checkpoint."""
+    if restore is not None:
+        partition.restore(restore)
+    else:
+        assert compact is not None and keys is not None
+        partition.seed(compact, keys)
+
+
 class Workers:
     """The partitions of a search: this process's own, and one forked process per other worker."""
 
-    def __init__(self, context: WorkContext, count: int, compact: np.ndarray, keys: np.ndarray) -> None:
+    def __init__(self, context: WorkContext, count: int, compact: np.ndarray | None, keys: np.ndarray | None,
+                 restore: str | None = None) -> None:
         self.count = count
         self.spin = _cores_for(count)
         self.directory = tempfile.mkdtemp(prefix="kvolt-exchange-", dir=_shared_directory()) if count > 1 else None
         self.local = Partition(context, 0, count, self.directory)
-        self.local.seed(compact, keys)
+        start(self.local, compact, keys, restore)
         self.links: list[tuple[Any, Connection]] = []
         fork = multiprocessing.get_context("fork")
         for me in range(1, count):
             mine, theirs = fork.Pipe()
-            process = fork.Process(target=_serve, args=(context, me, count, self.directory, compact, keys, theirs),
-                                   daemon=True)
+            process = fork.Process(target=_serve, args=(context, me, count, self.directory, compact, keys, theirs,
+                                                        restore), daemon=True)
             process.start()
             theirs.close()
             self.links.append((process, mine))

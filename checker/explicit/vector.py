@@ -35,7 +35,6 @@ from kvolt.checker.compiler import (
     SpecRuntimeError,
     check_vocabulary,
     permutation_plan,
-    symmetry_permutations,
 )
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import too_deep
@@ -819,7 +818,8 @@ def _compile_vector(scalar: CompiledModel) -> VectorModel:
     _check_generated(program)
     namespace = _namespace()
     exec(compile(program, f"<kvolt-vector:{model.name}>", "exec"), namespace)
-    permutations = [permutation_plan(layout, perms) for perms in symmetry_permutations(layout)] if model.symmetric else []
+    group = scalar.symmetry
+    permutations = [permutation_plan(layout, perms) for perms in group.permutations()] if group and group.listed else []
     return VectorModel(scalar, [namespace[n] for n in names], [namespace[n] for n in invariant_names],  # type: ignore[misc]
                        namespace[constraint_name] if constraint_name else None, permutations, program)  # type: ignore[arg-type]
 

@@ -23,16 +23,22 @@ shortest one.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
 from kvolt.checker.engine import ExplorationError, Options, Result, SearchClock, Step, Violation, search_stopped
+from kvolt.checker.explicit import checkpoint
+from kvolt.checker.explicit.checkpoint import Checkpoints
 from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype, visited_keys
 from kvolt.checker.explicit.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
 from kvolt.checker.explicit.vector import allowed_rows, compile_vector, expand, first_failures
 
+PoolFactory = Callable[[WorkContext, int, "np.ndarray | None", "np.ndarray | None", "str | None"], Any]
 NO_PARENT = (1 << 32) - 1  # parent links are uint32 indices in discovery order
 _PARENT_MASK = np.int64(NO_PARENT)
 
@@ -46,23 +52,35 @@ class VectorStats:
 
 
 def explore_vector(scalar: CompiledModel, options: Options | None = None, exact: bool = False,
-                   chunk_rows: int | None = None, workers: int = 1) -> tuple[Result, VectorStats]:
+                   chunk_rows: int | None = None, workers: int = 1,
+                   checkpoints: Checkpoints | None = None, pool: PoolFactory | None = None) -> tuple[Result, VectorStats]:
     """Breadth-first search with the vectorised engine; same verdicts and counts as `explore`.
 
     With several workers, processes share the states by fingerprint; the outcome is identical for
-    any number of workers.
+    any number of workers. With `checkpoints`, the search is written at level boundaries and may
+    start from the latest checkpoint of an earlier run instead of the initial states. `pool` makes the
+    workers (default: forked processes on this machine; `checker/distributed` makes MPI ranks).
     """
-    return _Search(scalar, options or Options(), exact, chunk_rows, workers).run()
+    search = _Search(scalar, options or Options(), exact, chunk_rows, workers, checkpoints)
+    if pool is not None:
+        search.make_pool = pool
+    return search.run()
+
+
+def work_context(scalar: CompiledModel, options: Options, exact: bool, chunk_rows: int | None,
+                 workers: int) -> WorkContext:
+    """What a worker of such a search needs (for workers that are not forked from the coordinator)."""
+    return _Search(scalar, options, exact, chunk_rows, workers).context
 
 
 class _Search:
     def __init__(self, scalar: CompiledModel, options: Options, exact: bool, chunk_rows: int | None,
-                 workers: int) -> None:
+                 workers: int, checkpoints: Checkpoints | None = None) -> None:
         self.scalar = scalar
         self.vector = compile_vector(scalar)
         self.options = options
         self.exact = exact
-        self.symmetry = options.symmetry and bool(self.vector.permutations)
+        self.symmetry = options.symmetry and scalar.symmetry is not None
         if exact and self.symmetry:
             self.symmetry = False  # whole rows cannot be minimised over orbits here; exact wins
         width = scalar.layout.size
@@ -85,18 +103,31 @@ class _Search:
         self.incomplete: str | None = None
         self.clock = SearchClock(options)
         self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base, share=workers > 1)
-        self.pool: Workers | None = None
+        self.pool: Any = None  # Workers, or another pool with its `call` and `close`
         self.sequence = 0  # chunks asked for so far: names the files the workers exchange
         self.settle: list[tuple[int, np.ndarray | None]] | None = None  # where the last chunk's new states go
         self.visited_bytes = 0
+        self.checkpoints = checkpoints
+        self.make_pool: PoolFactory = Workers
+        self.seconds_before = 0.0  # the time the run took before the checkpoint it was recovered from
+        self.identity = checkpoint.run_identity(scalar.sources[0] + self.vector.source,
+                                                {"exact": exact, "symmetry": self.symmetry, "chunk_rows": self.chunk_rows})
 
     # -- the search
     def run(self) -> tuple[Result, VectorStats]:
-        compact, keys = self._initial()
-        self.pool = Workers(self.context, self.workers, compact, keys)
-        try:
+        if self.checkpoints is not None and self.checkpoints.recover is not None:
+            level = self._recover(self.checkpoints.recover)
+        else:
+            compact, keys = self._initial()
+            self.pool = self.make_pool(self.context, self.workers, compact, keys, None)
             level = len(compact)
+        assert self.pool is not None
+        fresh = self.checkpoints is None or self.checkpoints.recover is None  # (a recovered level is saved already)
+        try:
             while level and not self._stopped():
+                if self.checkpoints is not None and self.checkpoints.due() and fresh:
+                    self._checkpoint(level)
+                fresh = True
                 level_start = self.distinct - level
                 if self.options.max_depth is not None and self.depth >= self.options.max_depth:
                     if self._has_new_successor(level_start, level):
@@ -109,6 +140,36 @@ class _Search:
         finally:
             self.pool.close()
         return self._result()
+
+    # -- checkpoints
+    _SAVED = ("distinct", "fired", "generated", "depth", "invariants", "violations", "initial_rows", "sequence")
+
+    def _checkpoint(self, level: int) -> None:
+        """Write the search at this level boundary (`level`: the size of the level about to be expanded)."""
+        assert self.pool is not None and self.checkpoints is not None and self.checkpoints.directory is not None
+        staged = checkpoint.staging(self.checkpoints.directory, self.depth)
+        settle = self.settle or [None] * self.workers
+        self.settle = None
+        self.pool.call("save_share", [(str(staged), s) for s in settle])
+        state = {name: getattr(self, name) for name in self._SAVED}
+        state.update(identity=self.identity, level=level, workers=self.workers,
+                     parents=np.concatenate(self.parents), moves=np.concatenate(self.moves),
+                     seconds=self.seconds_before + self.clock.seconds)
+        checkpoint.save_search(staged, state)
+        checkpoint.publish(staged, self.depth)
+        self.checkpoints.written += 1
+        self.checkpoints.last = time.monotonic()
+
+    def _recover(self, directory: str) -> int:
+        """Start from the latest checkpoint in `directory`; the size of the level to expand next."""
+        path = checkpoint.latest(directory)
+        state = checkpoint.load_search(path, self.identity)
+        for name in self._SAVED:
+            setattr(self, name, state[name])
+        self.parents, self.moves = [state["parents"]], [state["moves"]]
+        self.seconds_before = state["seconds"]
+        self.pool = self.make_pool(self.context, self.workers, None, None, str(path))
+        return int(state["level"])
 
     def _stopped(self) -> bool:
         return search_stopped(self.options, self.incomplete, self.violations, self.invariants)
@@ -306,7 +367,7 @@ class _Search:
         return ExplorationError(error.message, error.span, "an action", ())
 
     def _result(self) -> tuple[Result, VectorStats]:
-        seconds = self.clock.seconds
+        seconds = self.seconds_before + self.clock.seconds
         verdict = "violation" if self.violations else ("incomplete" if self.incomplete else "ok")
         fired: dict[str, int] = {}
         for action, count in zip(self.scalar.actions, self.fired, strict=True):

@@ -309,6 +309,7 @@ class Model:
     checks: tuple[str, ...]
     actors: tuple[str, ...]  # the actors this model runs
     doc: str = ""
+    symmetric_spans: tuple[Span, ...] = field(default=(), compare=False)  # where each symmetric kind is declared
 
     def ids(self, kind: str) -> tuple[str, ...]:
         return dict(self.instances)[kind]

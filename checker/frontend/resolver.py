@@ -342,7 +342,7 @@ class _Resolver:
                 _fail("M004", f"{obj.instance} is initialised twice", obj.span)
             seen_inits.add(obj.instance)
         constraints = tuple(self._bool(c, _Scope()) for c in decl.constraints)
-        symmetric = tuple(self._symmetric_kind(ref, consts) for ref in decl.symmetric)
+        symmetric = tuple(self._symmetric_kind(ref) for ref in decl.symmetric)
         names = [i.name for i in invariants]
         for ref in decl.checks:
             if ref.name not in names:
@@ -353,7 +353,8 @@ class _Resolver:
                 _fail("R009", f"unknown module '{ref.name}'", ref.span, did_you_mean(ref.name, sorted(modules)))
         included = {ref.name for ref in decl.includes}
         active = tuple(a.name for a in actors if not decl.has_include or a.module is None or a.module in included)
-        return ir.Model(decl.name, tuple(instances.items()), consts, inits, constraints, symmetric, checks, active, decl.doc)
+        return ir.Model(decl.name, tuple(instances.items()), consts, inits, constraints, symmetric, checks, active, decl.doc,
+                        tuple(ref.span for ref in decl.symmetric))
 
     def _model_instances(self, decl: ast.ModelDecl) -> dict[str, tuple[str, ...]]:
         instances: dict[str, tuple[str, ...]] = {k: () for k in self.kinds}
@@ -428,17 +429,10 @@ class _Resolver:
             fields.append((init.name, tuple(dict.fromkeys(choices))))
         return ir.InitObject(kind, index, tuple(fields))
 
-    def _symmetric_kind(self, ref: ast.NameRef, consts: tuple[tuple[str, str, tuple[int, ...]], ...]) -> str:
+    def _symmetric_kind(self, ref: ast.NameRef) -> str:
+        """A kind named by `symmetric`; whether it really is one is decided on the constants (checker/symmetry.py)."""
         if ref.name not in self.kinds:
             _fail("R001", f"unknown kind '{ref.name}'", ref.span, did_you_mean(ref.name, list(self.kinds)))
-        for kind, name, values in consts:
-            if kind == ref.name and len(set(values)) > 1:
-                _fail("M008", f"kind {ref.name} cannot be symmetric: its instances differ in constant '{name}'", ref.span)
-            field_type = self.kinds[kind].field(name).type  # type: ignore[union-attr]
-            element = field_type.element if isinstance(field_type, ir.SetT) else field_type
-            if isinstance(element, ir.RefT) and element.kind == ref.name and any(values):
-                _fail("M008", f"kind {ref.name} cannot be symmetric: constant {kind}.{name} names its instances",
-                      ref.span)
         return ref.name
 
     # ------------------------------------------------------------ expressions

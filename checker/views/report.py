@@ -42,6 +42,8 @@ def summary(result: Result, info: RunInfo, compiled: CompiledModel) -> Renderabl
              f"{result.seconds:.2f} s ({result.states_per_second:,.0f} distinct states/s)"
              f"{', symmetry on' if result.symmetry else ''}, {info.engine} engine")
     parts.append(Text(stats))
+    if result.symmetry and compiled.symmetry is not None:
+        parts.append(Text(f"symmetry group: {compiled.symmetry.describe()}", style="dim"))
     if info.vector is not None:
         memory = (f"visited set {info.vector.visited_bytes_per_state:.1f} bytes/state; "
                   + ("exact states, no fingerprint collision possible" if info.vector.exact else
@@ -91,8 +93,19 @@ def verdict_text(result: Result, info: RunInfo, compiled: CompiledModel) -> Text
     return text
 
 
-def to_json(result: Result, info: RunInfo) -> dict[str, Any]:
-    """The `--json` object of the CLI contract."""
+def symmetry_json(compiled: CompiledModel | None, used: bool) -> dict[str, Any] | None:
+    """The symmetry group the search used: its size and the classes of interchangeable instances."""
+    group = compiled.symmetry if compiled is not None and used else None
+    if group is None:
+        return None
+    ids = compiled.model.ids  # type: ignore[union-attr]
+    return {"size": group.size, "full_size": group.full_size, "listed": group.listed,
+            "classes": [[[ids(kind)[i] for kind, i in zip(c.roles, bundle, strict=True)] for bundle in c.bundles]
+                        for c in group.classes]}
+
+
+def to_json(result: Result, info: RunInfo, compiled: CompiledModel | None = None) -> dict[str, Any]:
+    """The `--json` object of the CLI contract (`symmetry_group` when `compiled` is given)."""
     return {
         "spec": info.spec,
         "model": info.model,
@@ -103,6 +116,7 @@ def to_json(result: Result, info: RunInfo) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "states_per_second": round(result.states_per_second, 1),
         "symmetry": result.symmetry,
+        "symmetry_group": symmetry_json(compiled, result.symmetry),
         "workers": info.workers,
         "actions": dict(result.actions_fired),
         "dead_actions": dead_actions(result),

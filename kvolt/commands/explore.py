@@ -8,16 +8,19 @@ from pathlib import Path
 
 import click
 
-from kvolt.checker.build import build
-from kvolt.checker.engine import Options
+from kvolt.checker.build import Built, build
+from kvolt.checker.distributed import launch
+from kvolt.checker.engine import Options, Result
+from kvolt.checker.explicit.checkpoint import CheckpointError, Checkpoints
 from kvolt.checker.explicit.explorer import explore
-from kvolt.checker.explicit.vector_search import explore_vector
+from kvolt.checker.explicit.vector_search import VectorStats, explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap
 from kvolt.checker.views import report
 from kvolt.checker.views.traces import trace_to_itf, write_trace
 from kvolt.commands.common import (
     VERDICT_EXIT,
     chosen_spec_path,
+    fail,
     guarded,
     print_renderable,
     stderr_console,
@@ -41,14 +44,42 @@ from kvolt.commands.common import (
 @click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
               help="Where counterexamples are written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False),
+              help="Write the search (visited set, parent links, frontier) to DIR at level boundaries.")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Seconds between checkpoints (written at the first level boundary after that).")
+@click.option("--recover", "recover_dir", type=click.Path(file_okay=False, exists=True),
+              help="Resume from the latest checkpoint in DIR (same spec, model and engine settings).")
+@click.option("--cluster", "ranks", type=click.IntRange(min=1),
+              help="Distributed engine on N MPI ranks: local processes, or the ranks of an mpiexec job.")
+@click.option("--cluster-retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Restart a failed local cluster job from its latest --checkpoint this many times.")
 @guarded
 def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], max_states: int | None,
           max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, engine: str, exact: bool,
-          keep_going: bool, as_json: bool, out: str, quiet: bool, sources: SourceMap) -> None:
+          keep_going: bool, as_json: bool, out: str, quiet: bool, checkpoint_dir: str | None, checkpoint_every: float,
+          recover_dir: str | None, ranks: int | None, cluster_retries: int, sources: SourceMap) -> None:
     """Explore every reachable state of SPEC (default: the built-in volume lifecycle)."""
     err = stderr_console()
+    if ranks is not None:
+        if engine == "scalar" or workers > 1:
+            fail("error: --cluster runs the vector engine with one worker per rank (drop --engine scalar / --workers)")
+        if not launch.inside_job():
+            try:
+                code, _ = launch.run_local_job(
+                    ranks, sys.argv[1:], checkpoint_dir, cluster_retries,
+                    lambda failed, resumed: err.print(f"note: the cluster job failed (exit {failed}); "
+                                                      f"restarting from {resumed}", style="yellow", highlight=False))
+            except FileNotFoundError as error:
+                fail(f"error: {error}")
+            sys.exit(code)
     path = chosen_spec_path(spec)
     built = build(path, model_name, invariants, sources)
+    checkpoints = None
+    if checkpoint_dir or recover_dir:
+        if engine == "scalar":
+            fail("error: --checkpoint and --recover need the vector engine (the default)")
+        checkpoints = Checkpoints(checkpoint_dir, checkpoint_every, recover_dir)
     if workers > 1 and engine == "scalar":
         err.print("note: the scalar engine runs one worker; use the vector engine for parallel workers",
                   style="yellow")
@@ -57,8 +88,15 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                       stop_at_first=not keep_going, symmetry=not no_symmetry,
                       progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
     stats = None
-    if engine == "vector":
-        result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers)
+    cluster: dict[str, int] | None = None
+    if ranks is not None:
+        result, stats, cluster = _cluster_rank(built, options, exact, checkpoints, ranks, checkpoint_dir)
+        workers = ranks
+    elif engine == "vector":
+        try:
+            result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers, checkpoints=checkpoints)
+        except CheckpointError as error:
+            fail(f"error: {error}")
     else:
         result = explore(built.compiled, options)
     trace_files: dict[str, str] = {}
@@ -72,8 +110,29 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                           engine, stats)
     print_renderable(err, report.summary(result, info, built.compiled))
     if as_json:
-        click.echo(json.dumps(report.to_json(result, info)))
+        document = report.to_json(result, info, built.compiled)
+        if cluster is not None:
+            document["cluster"] = {"ranks": ranks, **cluster}
+        click.echo(json.dumps(document))
     sys.exit(VERDICT_EXIT[result.verdict])
+
+
+def _cluster_rank(built: Built, options: Options, exact: bool, checkpoints: Checkpoints | None, ranks: int,
+                  checkpoint_dir: str | None) -> tuple[Result, VectorStats, dict[str, int]]:
+    """This process as one rank of the job: rank 0 returns the results, the others serve and exit quietly."""
+    from kvolt.checker.distributed.mpi import explore_cluster, world
+
+    comm = world()
+    if comm.Get_size() != ranks:
+        fail(f"error: --cluster {ranks} but the MPI job has {comm.Get_size()} ranks")
+    launch.note_rank(checkpoint_dir, comm.Get_rank())
+    try:
+        outcome = explore_cluster(built.compiled, options, exact, checkpoints=checkpoints, comm=comm)
+    except CheckpointError as error:
+        fail(f"error: {error}")
+    if outcome is None:
+        sys.exit(0)
+    return outcome
 
 
 @click.command()
