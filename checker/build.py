@@ -23,8 +23,9 @@ def load_spec(path: str | Path, sources: SourceMap | None = None) -> ir.Spec:
     return resolve(load_module(path, sources))
 
 
-def choose_model(spec: ir.Spec, name: str | None, invariants: tuple[str, ...] = ()) -> ir.Model:
-    """The named model (or the spec's default), restricted to `invariants` when given."""
+def choose_model(spec: ir.Spec, name: str | None, invariants: tuple[str, ...] = (),
+                 properties: tuple[str, ...] = ()) -> ir.Model:
+    """The named model (or the spec's default), restricted to `invariants` and `properties` when either is given."""
     names = [m.name for m in spec.models]
     if not names:
         raise SpecError(Diagnostic("M010", f"{spec.file} declares no model",
@@ -38,18 +39,24 @@ def choose_model(spec: ir.Spec, name: str | None, invariants: tuple[str, ...] = 
     if model is None:
         raise SpecError(Diagnostic("M012", f"unknown model '{name}' in {spec.file}",
                                    notes=did_you_mean(name, names) or (f"models: {', '.join(names)}",)))
-    if invariants:
+    if invariants or properties:
         known = [i.name for i in spec.invariants]
         for invariant in invariants:
             if invariant not in known:
                 raise SpecError(Diagnostic("R008", f"unknown invariant '{invariant}' in {spec.file}",
                                            notes=did_you_mean(invariant, known) or (f"invariants: {', '.join(known)}",)))
-        model = replace(model, checks=tuple(dict.fromkeys(invariants)))
+        known_properties = [p.name for p in spec.properties]
+        for prop in properties:
+            if prop not in known_properties:
+                listing = f"properties: {', '.join(known_properties)}" if known_properties else "the spec declares no property"
+                raise SpecError(Diagnostic("R008", f"unknown property '{prop}' in {spec.file}",
+                                           notes=did_you_mean(prop, known_properties) or (listing,)))
+        model = replace(model, checks=tuple(dict.fromkeys(invariants)), properties=tuple(dict.fromkeys(properties)))
     return model
 
 
 def build(path: str | Path, model_name: str | None = None, invariants: tuple[str, ...] = (),
-          sources: SourceMap | None = None) -> Built:
+          sources: SourceMap | None = None, properties: tuple[str, ...] = ()) -> Built:
     spec = load_spec(path, sources)
-    model = choose_model(spec, model_name, invariants)
+    model = choose_model(spec, model_name, invariants, properties)
     return Built(spec, model, compile_model(spec, model))

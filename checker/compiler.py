@@ -742,6 +742,20 @@ def _sorting_canonicaliser(layout: Layout, group: SymmetryGroup) -> Callable[[tu
     return canonicalize
 
 
+def compile_predicate(compiled: CompiledModel, expr: ir.Expr,
+                      env: dict[str, int] | None = None) -> Callable[[tuple[int, ...]], bool]:
+    """A state predicate with its free variables bound by `env` (a temporal property's instance)."""
+    helpers = _Helpers()
+    tables: dict[tuple[int, ...], str] = {}
+    code = _ExprCompiler(compiled.layout, helpers, tables).expr(expr, env or {})
+    program = "".join(f"{name} = {values!r}\n" for values, name in tables.items())
+    program += f"def f0(s):\n    return {_src(code)}\n"
+    _check_generated(program)
+    namespace = helpers.namespace()
+    exec(compile(program, f"<kvolt-predicate:{compiled.model.name}>", "exec"), namespace)
+    return namespace["f0"]  # type: ignore[return-value]
+
+
 _APPEND = re.compile(r"out\.append\(\((\d+), ")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kvolt.checker.frontend.diagnostics import Span
 
@@ -50,9 +51,14 @@ class Step:
 
 @dataclass(frozen=True)
 class Violation:
+    """A counterexample. For a temporal property it is a lasso: `loop` is the index of the state the
+    cycle starts at, and the last state equals `trace[loop].state` (the cycle repeats forever from there)."""
+
     property: str
     doc: str
     trace: tuple[Step, ...]
+    loop: int | None = None
+    binding: tuple[tuple[str, object], ...] = ()  # the property's forall binders, for a temporal property
 
     @property
     def length(self) -> int:
@@ -76,6 +82,13 @@ class Result:
     @property
     def states_per_second(self) -> float:
         return self.distinct_states / self.seconds if self.seconds > 0 else float(self.distinct_states)
+
+
+class EdgeSink(Protocol):
+    """Told every transition a search meets (the liveness graph is built from them); target -1: the
+    successor fails the model's constraint."""
+
+    def edge(self, source: int, action: int, binding: int, target: int) -> None: ...
 
 
 class SearchClock:

@@ -2,6 +2,9 @@
 
 Each variant declares `expect violation PROPERTY`. A variant passes when exactly that property is
 violated (the search continues after the first violation, so a second broken property shows up).
+A variant that expects a temporal property is checked on its invariants and on every temporal
+property of its model (it must break only liveness, and only that property); one that expects an
+invariant is checked on its invariants alone, as before.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from kvolt.checker.build import build
 from kvolt.checker.engine import Options, Result, Violation
 from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.frontend.diagnostics import SourceMap
+from kvolt.checker.liveness.run import check_liveness
 
 
 @dataclass(frozen=True)
@@ -43,4 +47,11 @@ def check_variant(path: Path, options: Options, sources: SourceMap | None = None
     """Check one variant; returns the entry and the compiled model (for writing its trace)."""
     built = build(path, None, (), sources)
     result = explore(built.compiled, options)
+    temporal = built.spec.expect in {p.name for p in built.spec.properties}
+    if temporal and built.model.properties and result.incomplete_reason is None:
+        run = check_liveness(built.compiled, options, "vector", keep_going=True)
+        result.violations.extend(run.violations)
+        result.seconds += run.seconds
+        result.incomplete_reason = run.incomplete
+        result.verdict = "violation" if result.violations else ("incomplete" if run.incomplete else "ok")
     return ZooEntry(path, built.model.name, built.spec.expect, result), built.compiled

@@ -64,6 +64,8 @@ class SpecGen:
         self.modules: list[str] = []
         self.invariants: list[str] = []
         self.structure = False  # symmetric kinds with constants (plain and naming instances)
+        self.properties: list[str] = []
+        self.actions: list[str] = []  # "actor.action", for fairness declarations
 
     # -- randomness
     def choice(self, options: list | tuple) -> Any:
@@ -595,6 +597,7 @@ class SpecGen:
                 lines.append(f"  cache {', '.join(kinds)}" + (" writethrough" if self.boolean(0.4) else ""))
             for j in range(self.choice([1, 2, 2, 3])):
                 lines.append(self.action_text(env, cached, j))
+                self.actions.append(f"act{i}.a{j}")
             lines.append("}")
             text = "\n".join(lines)
             if i > 0 and self.boolean(0.2):  # inside a module, which the model may leave out
@@ -672,13 +675,44 @@ class SpecGen:
             included = [m for m in self.modules if self.boolean(0.5)] or self.modules[:1]
             lines.append(f"  include {', '.join(included)}")
         if len(self.invariants) > 1 and self.boolean(0.2):
-            lines.append(f"  check {', '.join(i for i in self.invariants if self.boolean(0.6)) or self.invariants[0]}")
+            checked = [i for i in self.invariants if self.boolean(0.6)] or self.invariants[:1]
+            lines.append(f"  check {', '.join(checked + self.properties)}")
         lines.append("}")
         return "\n".join(lines)
 
-    def spec(self, symmetric: bool = False, structure: bool = False) -> str:
+    # -- temporal properties and fairness
+    def temporal_text(self, actor_names: list[str]) -> str:
+        """Fairness declarations for some actors and actions, then 1-2 temporal properties."""
+        lines = []
+        levels = ["fair", "weak fair", "strong fair", "unfair", "finite"]
+        for actor in actor_names:
+            if self.boolean(0.4):
+                lines.append(f"{self.choice(levels)} actor {actor}")
+        for action in self.actions:
+            if self.boolean(0.2):
+                lines.append(f"{self.choice(levels)} action {action}")
+        for i in range(self.integer(1, 2)):
+            shape = self.choice(["eventually", "always eventually", "leads_to", "leads_to"])
+            env: dict[str, tuple] = {}
+            prefix = ""
+            if self.boolean(0.5):
+                kind = self.choice([k for k in self.kinds if k.count] or self.kinds)
+                var = self.name("q")
+                env[var] = ("obj", kind.name)
+                prefix = f"forall {var}: {kind.name} | "
+            goal = self.bool_expr(env, 1)
+            if shape == "leads_to":
+                body = f"({self.bool_expr(env, 1)}) {self.choice(['~>', 'leads_to'])} {goal}"
+            else:
+                body = f"{shape} {goal}"
+            lines.append(f"/// generated property {i}\nproperty prop{i}: {prefix}{body}")
+            self.properties.append(f"prop{i}")
+        return "\n".join(lines)
+
+    def spec(self, symmetric: bool = False, structure: bool = False, temporal: bool = False) -> str:
         """With `structure`, one or two kinds are symmetric and constants (plain ones, and ones that name
-        instances) decide which of their permutations are symmetries."""
+        instances) decide which of their permutations are symmetries; with `temporal`, fairness
+        declarations and temporal properties follow the invariants."""
         self.structure = structure
         self.declare()
         sym_kind = None
@@ -707,15 +741,19 @@ class SpecGen:
         for i in range(self.integer(1, 3)):
             parts.append(f"invariant inv{i}: {self.bool_expr({}, 2)}")
             self.invariants.append(f"inv{i}")
+        if temporal:
+            parts.append(self.temporal_text(sorted({a.split(".")[0] for a in self.actions})))
         parts.append(self.model_text(sym_kind, sym_kinds))
         return "\n\n".join(parts) + "\n"
 
 
 @st.composite
-def specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False, structure: bool = False) -> str:
+def specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False, structure: bool = False,
+          temporal: bool = False) -> str:
     """The text of one random small spec (with `symmetric K` for one kind when asked; with `structure`,
-    several symmetric kinds whose constants decide the group)."""
-    return SpecGen(draw).spec(symmetric=symmetric, structure=structure)
+    several symmetric kinds whose constants decide the group; with fairness declarations and temporal
+    properties when `temporal`)."""
+    return SpecGen(draw).spec(symmetric=symmetric, structure=structure, temporal=temporal)
 
 
 class RandomSpecGen(SpecGen):
@@ -737,9 +775,9 @@ class RandomSpecGen(SpecGen):
 
 @st.composite
 def seeded_specs(draw: Callable[[st.SearchStrategy[Any]], Any], symmetric: bool = False,
-                 structure: bool = False) -> str:
+                 structure: bool = False, temporal: bool = False) -> str:
     """A spec from a uniformly random generator seeded by hypothesis: more varied, shrinks less."""
     import random
 
     seed = draw(st.integers(0, 2**32 - 1))
-    return RandomSpecGen(random.Random(seed)).spec(symmetric=symmetric, structure=structure)
+    return RandomSpecGen(random.Random(seed)).spec(symmetric=symmetric, structure=structure, temporal=temporal)

@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.engine import ExplorationError, Options, Result, SearchClock, State, Step, Violation, search_stopped
+from kvolt.checker.engine import (
+    EdgeSink,
+    ExplorationError,
+    Options,
+    Result,
+    SearchClock,
+    State,
+    Step,
+    Violation,
+    search_stopped,
+)
 
 
 class _Graph:
@@ -43,14 +53,24 @@ class _Graph:
         return path[::-1]
 
 
-def explore(model: CompiledModel, options: Options | None = None) -> Result:
-    """Run the breadth-first search and return the verdict, statistics and counterexamples."""
-    return _Explorer(model, options or Options()).run()
+def explore(model: CompiledModel, options: Options | None = None, edges: EdgeSink | None = None) -> Result:
+    """Run the breadth-first search and return the verdict, statistics and counterexamples.
+
+    With `edges`, every transition met is reported to it (state ids are discovery indices).
+    """
+    return _Explorer(model, options or Options(), edges).run()
+
+
+def explore_recording(model: CompiledModel, options: Options, edges: EdgeSink) -> tuple[Result, _Graph]:
+    """`explore`, telling `edges` every transition, and the visited states with their parent links (liveness)."""
+    explorer = _Explorer(model, options, edges)
+    return explorer.run(), explorer.graph
 
 
 class _Explorer:
-    def __init__(self, model: CompiledModel, options: Options) -> None:
+    def __init__(self, model: CompiledModel, options: Options, edges: EdgeSink | None = None) -> None:
         self.model = model
+        self.edges = edges
         self.options = options
         self.canon = model.canonicalize if options.symmetry else None
         self.graph = _Graph()
@@ -113,6 +133,7 @@ class _Explorer:
         append_next = next_frontier.append
         out: list[tuple[int, int, State]] = []
         new = len(states)  # the id the next new state gets
+        edge = self.edges.edge if self.edges is not None else None
         for count, ident in enumerate(frontier):
             state = states[ident]
             error = None
@@ -124,9 +145,14 @@ class _Explorer:
             for position, (action_index, binding, successor) in enumerate(out, 1):
                 fired[action_index] += 1
                 if constraint is not None and not allowed(successor, ident):
+                    if edge is not None:
+                        edge(ident, action_index, binding, -1)
                     continue
                 key = canon(successor) if canon else successor
-                if setdefault(key, new) != new:  # seen before (one hash of the key, not two)
+                target = setdefault(key, new)
+                if edge is not None:
+                    edge(ident, action_index, binding, target)
+                if target != new:  # seen before (one hash of the key, not two)
                     continue
                 if limit is not None and new >= limit:
                     del index[key]

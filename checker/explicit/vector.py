@@ -824,7 +824,22 @@ def _compile_vector(scalar: CompiledModel) -> VectorModel:
                        namespace[constraint_name] if constraint_name else None, permutations, program)  # type: ignore[arg-type]
 
 
-def _predicate_source(exprs: _VecExpr, name: str, expr: ir.Expr) -> str:
+def compile_predicate_vector(scalar: CompiledModel, expr: ir.Expr,
+                             env: dict[str, int] | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A state predicate over int64 rows (free variables bound by `env`): one boolean per row.
+
+    Raises SuspectRows where the exact (scalar) evaluation may fail; `compiler.compile_predicate`
+    then gives the exact error. (Temporal properties' state formulas use it.)
+    """
+    exprs = _VecExpr(scalar.layout)
+    source = _predicate_source(exprs, "v0", expr, env or {})
+    _check_generated(source)
+    namespace = _namespace()
+    exec(compile(source, f"<kvolt-vector-predicate:{scalar.model.name}>", "exec"), namespace)
+    return namespace["v0"]  # type: ignore[return-value]
+
+
+def _predicate_source(exprs: _VecExpr, name: str, expr: ir.Expr, env: dict[str, int] | None = None) -> str:
     lines = [f"def {name}(F):"]
     shared: dict[str, str] = {}
 
@@ -836,7 +851,7 @@ def _predicate_source(exprs: _VecExpr, name: str, expr: ir.Expr) -> str:
 
     exprs.hoist = share
     try:
-        value = exprs.expr(expr, {})
+        value = exprs.expr(expr, env or {})
     finally:
         exprs.hoist = None
     if value.bad:
@@ -922,5 +937,5 @@ def allowed_rows(vector: VectorModel, rows: np.ndarray) -> np.ndarray:
         raise AssertionError("the vector engine flagged a row the scalar engine accepts") from None
 
 
-__all__ = ["SpecRuntimeError", "VectorModel", "allowed_rows", "check_rows", "compile_vector", "expand", "expand_into",
-           "first_failures"]
+__all__ = ["SpecRuntimeError", "SuspectRows", "VectorModel", "allowed_rows", "check_rows", "compile_predicate_vector",
+           "compile_vector", "expand", "expand_into", "first_failures"]

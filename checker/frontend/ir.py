@@ -292,6 +292,25 @@ class Invariant:
 
 
 @dataclass(frozen=True)
+class Property:
+    """A temporal property, one per binding of its `forall` binders (see docs/language.md).
+
+    shape "eventually": <>goal; "always_eventually": []<>goal; "leads_to": [](trigger => <>goal).
+    """
+
+    name: str
+    shape: str
+    binders: tuple[tuple[str, Type], ...]
+    trigger: Expr | None
+    goal: Expr
+    doc: str = ""
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+FAIRNESS_LEVELS = ("none", "weak", "strong", "finite")  # finite: unfair, and taken only finitely often
+
+
+@dataclass(frozen=True)
 class InitObject:
     kind: str
     index: int
@@ -309,6 +328,7 @@ class Model:
     checks: tuple[str, ...]
     actors: tuple[str, ...]  # the actors this model runs
     doc: str = ""
+    properties: tuple[str, ...] = ()  # the temporal properties it checks
     symmetric_spans: tuple[Span, ...] = field(default=(), compare=False)  # where each symmetric kind is declared
 
     def ids(self, kind: str) -> tuple[str, ...]:
@@ -331,6 +351,18 @@ class Spec:
     models: tuple[Model, ...]
     default_model: str
     expect: str | None = None
+    properties: tuple[Property, ...] = ()
+    fairness: tuple[tuple[str, str], ...] = ()  # actor name or "actor.action" -> a FAIRNESS_LEVELS member
+
+    def property(self, name: str) -> Property:
+        return next(p for p in self.properties if p.name == name)
+
+    def fairness_of(self, actor: str, action: str | None = None) -> str:
+        """An action's fairness: its own declaration, else its actor's (sync actions: the actor's)."""
+        levels = dict(self.fairness)
+        if action is not None and f"{actor}.{action}" in levels:
+            return levels[f"{actor}.{action}"]
+        return levels.get(actor, "weak")
 
     def enum(self, name: str) -> tuple[str, ...]:
         return dict(self.enums)[name]

@@ -1,8 +1,9 @@
 """Read spec files and merge a variant (`extends`) onto its base, still at the AST level.
 
-A variant may add enums, kinds, actors, invariants and models; inside a re-opened actor it may
-add, `override` or `remove` actions and add caches; at the top level it may `override` or
-`remove` invariants and models. Anything else that redefines a base name is an error.
+A variant may add enums, kinds, actors, invariants, properties and models; inside a re-opened actor
+it may add, `override` or `remove` actions and add caches; at the top level it may `override` or
+`remove` invariants, properties and models, and add fairness declarations (which come after the
+base's, so they win). Anything else that redefines a base name is an error.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _check_no_variant_syntax(module: ast.Module) -> None:
             if action.mode != "new":
                 raise SpecError(Diagnostic("L010", f"'{action.mode} action' needs a base spec: add 'extends \"...\"'",
                                            action.span))
-    for item in (*module.invariants, *module.models):
+    for item in (*module.invariants, *module.models, *module.properties):
         if item.mode != "new":
             raise SpecError(Diagnostic("L010", f"'{item.mode}' needs a base spec: add 'extends \"...\"'", item.span))
 
@@ -94,9 +95,11 @@ def merge(base: ast.Module, variant: ast.Module) -> ast.Module:
     actors = _merge_actors(base.actors, variant.actors, errors)
     invariants = _merge_named(base.invariants, variant.invariants, "invariant", errors)
     models = _merge_named(base.models, variant.models, "model", errors)
+    properties = _merge_named(base.properties, variant.properties, "property", errors)
     if errors:
         raise SpecError(errors)
-    return ast.Module(variant.file, None, None, enums, kinds, actors, invariants, models, variant.expect)
+    return ast.Module(variant.file, None, None, enums, kinds, actors, invariants, models, variant.expect, "",
+                      properties, base.fairness + variant.fairness)
 
 
 def _add_only(base: tuple, added: tuple, what: str, errors: list[Diagnostic]) -> tuple:

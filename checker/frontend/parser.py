@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -55,12 +57,14 @@ def _parse(text: str, file: str, start: str) -> Any:
 
 _EXPRESSION_STARTERS = {"NAME", "INT", "TRUE", "FALSE", "NONE", "LPAR", "LBRACE", "IF", "NOT", "FORALL", "EXISTS",
                         "COUNT"}
-_DECLARATION_STARTERS = {"ACTOR", "ENUM", "KIND", "MODULE", "INVARIANT", "MODEL", "EXPECT", "OVERRIDE", "REMOVE"}
+_DECLARATION_STARTERS = {"ACTOR", "ENUM", "KIND", "MODULE", "INVARIANT", "MODEL", "EXPECT", "OVERRIDE", "REMOVE",
+                         "PROPERTY", "FAIR", "UNFAIR", "FINITE", "FAIRNESS_LEVEL"}
 _OPERATORS = {"CMP", "ADDOP", "AND", "OR", "IMPLIES", "IN", "NOT", "DOT"}
 
 
 def _describe_terminal(name: str) -> str:
-    friendly = {"NAME": "a name", "INT": "a number", "STRING": 'a quoted path ("...")', "$END": "end of file"}
+    friendly = {"NAME": "a name", "INT": "a number", "STRING": 'a quoted path ("...")', "$END": "end of file",
+                "LEADS_TO": "'~>'", "FAIRNESS_LEVEL": "'weak' or 'strong'"}
     if name in friendly:
         return friendly[name]
     for terminal in _lark().terminals:
@@ -108,6 +112,23 @@ def _hint(token_value: str, expected: set[str]) -> tuple[str, ...]:
     return ()
 
 
+_KEYWORDS_AS_NAMES = {"eventually", "always", "model", "invariant", "property", "actor", "kind", "enum", "module",
+                      "fair", "unfair", "finite", "expect", "override", "remove"}
+
+
+def _keyword_read_as_name(before: str) -> tuple[str, ...]:
+    """A note when the word just before the error is a keyword the parser had to read as a name."""
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", before[-200:])
+    if not words or words[-1] not in _KEYWORDS_AS_NAMES:
+        return ()
+    word = words[-1]
+    if word in ("eventually", "always"):
+        return (f"'{word}' was read as a name: temporal operators start a property's formula "
+                "(property NAME: [forall x: K |] eventually P, always eventually P, or P ~> Q), "
+                "and only forall may quantify them",)
+    return (f"'{word}' was read as a name: is the expression before it incomplete?",)
+
+
 def _syntax_diagnostic(error: UnexpectedInput, file: str, text: str) -> Diagnostic:
     if isinstance(error, UnexpectedToken):
         token = error.token
@@ -119,8 +140,9 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, text: str) -> Diagnost
         value = str(token)
         span = Span(file, token.line or 1, token.column or 1, token.end_line or token.line or 1,
                     token.end_column or (token.column or 1) + max(1, len(value)))
+        before = text[:token.start_pos] if token.start_pos is not None else ""
         return Diagnostic("P001", f"unexpected '{value}'; expected {_describe_expected(expected)}", span,
-                          _hint(value, expected))
+                          _hint(value, expected) or _keyword_read_as_name(before))
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else "?"
         span = Span(file, error.line, error.column, error.line, error.column + 1)
@@ -178,6 +200,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         extends: str | None = None
         extends_span: Span | None = None
         enums, kinds, actors, invariants, models = [], [], [], [], []
+        properties: list[ast.PropertyDecl] = []
+        fairness: list[ast.FairnessDecl] = []
         expect: ast.ExpectDecl | None = None
         for item in items:
             if isinstance(item, tuple) and item and item[0] == "extends":
@@ -196,8 +220,12 @@ class _Builder(Transformer):  # type: ignore[type-arg]
                 models.append(item)
             elif isinstance(item, ast.ExpectDecl):
                 expect = item
+            elif isinstance(item, ast.PropertyDecl):
+                properties.append(item)
+            elif isinstance(item, ast.FairnessDecl):
+                fairness.append(item)
         return ast.Module(self.file, extends, extends_span, tuple(enums), tuple(kinds), tuple(actors),
-                          tuple(invariants), tuple(models), expect)
+                          tuple(invariants), tuple(models), expect, "", tuple(properties), tuple(fairness))
 
     def extends(self, meta: Any, path: Token) -> tuple[str, str, Span]:
         return ("extends", str(path)[1:-1], self._span(meta))
@@ -417,6 +445,66 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def include_item(self, meta: Any, names: list[Token]) -> tuple[str, list[ast.NameRef]]:
         return ("include", self._name_refs(names))
 
+    # -- temporal properties and fairness
+    def property_decl(self, meta: Any, name: Token, formula: ast.PropertyDecl) -> ast.PropertyDecl:
+        return replace(formula, name=str(name), doc=self._doc(meta), span=self._tok_span(name))
+
+    def eventually(self, meta: Any, goal: ast.Expr) -> ast.PropertyDecl:
+        return ast.PropertyDecl("", "eventually", (), None, goal)
+
+    def always_eventually(self, meta: Any, goal: ast.Expr) -> ast.PropertyDecl:
+        return ast.PropertyDecl("", "always_eventually", (), None, goal)
+
+    def leads_to(self, meta: Any, trigger: ast.Expr, _arrow: Token, goal: ast.Expr) -> ast.PropertyDecl:
+        """`T ~> G`. An unparenthesised `forall x: K | A implies B ~> G` reaches here with the forall
+        holding only `A implies B` (an implication is not a leads-to's left side): the forall
+        quantifies the whole formula, as documented, so it is moved out."""
+        start = self._span(meta)
+        if (isinstance(trigger, ast.Quantifier) and trigger.quantifier == "forall"
+                and (trigger.span.line, trigger.span.column) == (start.line, start.column)):
+            return ast.PropertyDecl("", "leads_to", trigger.binders, trigger.body, goal)
+        return ast.PropertyDecl("", "leads_to", (), trigger, goal)
+
+    def temporal_forall(self, meta: Any, binders: tuple[ast.Binder, ...], body: ast.PropertyDecl) -> ast.PropertyDecl:
+        return replace(body, binders=binders + body.binders)
+
+    def override_property(self, meta: Any, decl: ast.PropertyDecl) -> ast.PropertyDecl:
+        return replace(decl, mode="override", doc=decl.doc or self._doc(meta))
+
+    def remove_property(self, meta: Any, name: Token) -> ast.PropertyDecl:
+        return ast.PropertyDecl(str(name), "eventually", (), None, ast.BoolLit(True), "", "remove", self._tok_span(name))
+
+    def _fairness(self, level: str, target: str, names: list[Token], spans: list[Span], meta: Any) -> ast.FairnessDecl:
+        return ast.FairnessDecl(level, target, tuple(str(n) for n in names), self._span(meta), tuple(spans))
+
+    def fair_actor(self, meta: Any, *children: Any) -> ast.FairnessDecl:
+        level = str(children[0]) if len(children) == 2 else "weak"
+        names = children[-1]
+        return self._fairness(level, "actor", names, [self._tok_span(n) for n in names], meta)
+
+    def fair_action(self, meta: Any, *children: Any) -> ast.FairnessDecl:
+        level = str(children[0]) if len(children) == 2 else "weak"
+        refs = children[-1]
+        return ast.FairnessDecl(level, "action", tuple(r[0] for r in refs), self._span(meta), tuple(r[1] for r in refs))
+
+    def unfair_actor(self, meta: Any, names: list[Token]) -> ast.FairnessDecl:
+        return self._fairness("none", "actor", names, [self._tok_span(n) for n in names], meta)
+
+    def unfair_action(self, meta: Any, refs: list[tuple[str, Span]]) -> ast.FairnessDecl:
+        return ast.FairnessDecl("none", "action", tuple(r[0] for r in refs), self._span(meta), tuple(r[1] for r in refs))
+
+    def finite_actor(self, meta: Any, names: list[Token]) -> ast.FairnessDecl:
+        return self._fairness("finite", "actor", names, [self._tok_span(n) for n in names], meta)
+
+    def finite_action(self, meta: Any, refs: list[tuple[str, Span]]) -> ast.FairnessDecl:
+        return ast.FairnessDecl("finite", "action", tuple(r[0] for r in refs), self._span(meta), tuple(r[1] for r in refs))
+
+    def action_refs(self, meta: Any, *refs: tuple[str, Span]) -> list[tuple[str, Span]]:
+        return list(refs)
+
+    def action_ref(self, meta: Any, actor: Token, action: Token) -> tuple[str, Span]:
+        return (f"{actor}.{action}", self._span(meta))
+
     # -- expressions
     def implies(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Binary:
         return ast.Binary("implies", left, right, self._span(meta))
@@ -492,6 +580,4 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
 
 def _replace_mode(model: ast.ModelDecl, mode: str, doc: str) -> ast.ModelDecl:
-    from dataclasses import replace
-
     return replace(model, mode=mode, doc=doc)

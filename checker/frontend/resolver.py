@@ -78,16 +78,23 @@ class _Resolver:
         self._check_unique([a.name for a in self.module.actors], [a.span for a in self.module.actors], "actor")
         invariants = [i for i in (self._collect(lambda d=d: self._resolve_invariant(d)) for d in self.module.invariants) if i]
         self._check_unique([i.name for i in self.module.invariants], [i.span for i in self.module.invariants], "invariant")
+        properties = [p for p in (self._collect(lambda d=d: self._resolve_property(d)) for d in self.module.properties) if p]
+        self._check_unique([p.name for p in self.module.properties], [p.span for p in self.module.properties], "property")
+        for prop in self.module.properties:
+            if prop.name in {i.name for i in self.module.invariants}:
+                self.errors.append(Diagnostic("R002", f"'{prop.name}' names both an invariant and a property", prop.span))
+        fairness = self._collect(lambda: self._resolve_fairness(actors))
         self._raise_if_errors()
         modules = {a.module for a in self.module.actors if a.module}
-        models = [m for m in (self._collect(lambda d=d: self._resolve_model(d, actors, invariants, modules))
+        models = [m for m in (self._collect(lambda d=d: self._resolve_model(d, actors, invariants, modules, properties))
                               for d in self.module.models) if m]
         self._check_unique([m.name for m in self.module.models], [m.span for m in self.module.models], "model")
         default = self._default_model()
-        expect = self._resolve_expect([i.name for i in invariants])
+        expect = self._resolve_expect([i.name for i in invariants] + [p.name for p in properties])
         self._raise_if_errors()
         return ir.Spec(self.module.file, tuple(self.enums.items()), tuple(self.kinds[k.name] for k in self.module.kinds),
-                       tuple(actors), tuple(invariants), tuple(models), default, expect)
+                       tuple(actors), tuple(invariants), tuple(models), default, expect, tuple(properties),
+                       fairness or ())  # type: ignore[arg-type]
 
     def _check_unique(self, names: list[str], spans: list[Span], what: str) -> None:
         seen: set[str] = set()
@@ -309,6 +316,58 @@ class _Resolver:
     def _resolve_invariant(self, decl: ast.InvariantDecl) -> ir.Invariant:
         return ir.Invariant(decl.name, self._bool(decl.expr, _Scope()), decl.doc, decl.span)
 
+    def _resolve_property(self, decl: ast.PropertyDecl) -> ir.Property:
+        """A temporal property: its `forall` binders range over instances, enum members or integers."""
+        scope = _Scope()
+        binders: list[tuple[str, ir.Type]] = []
+        for binder in decl.binders:
+            if binder.name in scope.values or binder.name in RESERVED:
+                _fail("R005", f"'{binder.name}' is already defined", binder.span)
+            domain = self._type(binder.type)
+            if isinstance(domain, ir.SetT):
+                _fail("T012", "cannot quantify over sets", binder.type.span)
+            if isinstance(domain, ir.IntT) and domain.high - domain.low >= 64:
+                _fail("T012", "a property's forall ranges over at most 64 integers (one property per value)",
+                      binder.type.span)
+            binders.append((binder.name, domain))
+            scope.values[binder.name] = ir.Var(binder.name, domain)
+        trigger = self._bool(decl.trigger, scope) if decl.trigger is not None else None
+        goal = self._bool(decl.goal, scope)
+        return ir.Property(decl.name, decl.shape, tuple(binders), trigger, goal, decl.doc, decl.span)
+
+    def _resolve_fairness(self, actors: list[ir.Actor]) -> tuple[tuple[str, str], ...]:
+        """Every actor's and every action's fairness, declarations applied in source order (later wins).
+
+        Default: weak for every actor (a controller reconciles forever); the environment (users,
+        admins, faults) is declared `unfair`. An action takes its actor's level unless declared itself.
+        """
+        known = {a.name: a for a in actors}
+        actor_level = {a.name: "weak" for a in actors}
+        action_level: dict[str, str] = {}
+        for decl in self.module.fairness:
+            spans = decl.name_spans or (decl.span,) * len(decl.names)
+            for name, span in zip(decl.names, spans, strict=False):
+                if decl.target == "actor":
+                    if name not in known:
+                        _fail("R014", f"unknown actor '{name}'", span, did_you_mean(name, list(known)))
+                    actor_level[name] = decl.level
+                    for action in known[name].actions:  # an actor's declaration covers its actions
+                        action_level.pop(action.qualified_name, None)
+                    continue
+                actor_name, _, action_name = name.partition(".")
+                if actor_name not in known:
+                    _fail("R014", f"unknown actor '{actor_name}'", span, did_you_mean(actor_name, list(known)))
+                actions = [a.name for a in known[actor_name].actions]
+                if action_name not in actions:
+                    _fail("R015", f"actor {actor_name} has no action '{action_name}'", span,
+                          did_you_mean(action_name, actions))
+                action_level[name] = decl.level
+        levels = [(name, level) for name, level in actor_level.items()]
+        for actor in actors:
+            for action in actor.actions:
+                levels.append((action.qualified_name, action_level.get(action.qualified_name, actor_level[actor.name])))
+        return tuple(levels)
+
     def _default_model(self) -> str:
         defaults = [m for m in self.module.models if m.default]
         if len(defaults) > 1:
@@ -317,17 +376,17 @@ class _Resolver:
             return defaults[0].name
         return self.module.models[0].name if len(self.module.models) == 1 else ""
 
-    def _resolve_expect(self, invariants: list[str]) -> str | None:
+    def _resolve_expect(self, names: list[str]) -> str | None:
         expect = self.module.expect
         if expect is None:
             return None
-        if expect.invariant not in invariants:
-            self.errors.append(Diagnostic("R008", f"unknown invariant '{expect.invariant}'", expect.span,
-                                          did_you_mean(expect.invariant, invariants)))
+        if expect.invariant not in names:
+            self.errors.append(Diagnostic("R008", f"unknown invariant or property '{expect.invariant}'", expect.span,
+                                          did_you_mean(expect.invariant, names)))
         return expect.invariant
 
     def _resolve_model(self, decl: ast.ModelDecl, actors: list[ir.Actor], invariants: list[ir.Invariant],
-                       modules: set[str]) -> ir.Model:
+                       modules: set[str], properties: list[ir.Property]) -> ir.Model:
         instances = self._model_instances(decl)
         scope = _Scope()
         for kind, ids in instances.items():
@@ -344,17 +403,21 @@ class _Resolver:
         constraints = tuple(self._bool(c, _Scope()) for c in decl.constraints)
         symmetric = tuple(self._symmetric_kind(ref) for ref in decl.symmetric)
         names = [i.name for i in invariants]
+        property_names = [p.name for p in properties]
         for ref in decl.checks:
-            if ref.name not in names:
-                _fail("R008", f"unknown invariant '{ref.name}'", ref.span, did_you_mean(ref.name, names))
-        checks = tuple(ref.name for ref in decl.checks) if decl.has_check else tuple(names)
+            if ref.name not in names and ref.name not in property_names:
+                _fail("R008", f"unknown invariant or property '{ref.name}'", ref.span,
+                      did_you_mean(ref.name, names + property_names))
+        checks = tuple(ref.name for ref in decl.checks if ref.name in names) if decl.has_check else tuple(names)
+        checked_properties = (tuple(ref.name for ref in decl.checks if ref.name in property_names) if decl.has_check
+                              else tuple(property_names))
         for ref in decl.includes:
             if ref.name not in modules:
                 _fail("R009", f"unknown module '{ref.name}'", ref.span, did_you_mean(ref.name, sorted(modules)))
         included = {ref.name for ref in decl.includes}
         active = tuple(a.name for a in actors if not decl.has_include or a.module is None or a.module in included)
         return ir.Model(decl.name, tuple(instances.items()), consts, inits, constraints, symmetric, checks, active, decl.doc,
-                        tuple(ref.span for ref in decl.symmetric))
+                        checked_properties, tuple(ref.span for ref in decl.symmetric))
 
     def _model_instances(self, decl: ast.ModelDecl) -> dict[str, tuple[str, ...]]:
         instances: dict[str, tuple[str, ...]] = {k: () for k in self.kinds}

@@ -337,6 +337,34 @@ class ModelDecl:
 
 
 @dataclass(frozen=True)
+class PropertyDecl:
+    """A temporal property: `eventually P`, `always eventually P` or `P ~> Q`, under `forall` binders.
+
+    `trigger` is P of `P ~> Q` (None for the other shapes); `goal` is what must eventually hold.
+    """
+
+    name: str
+    shape: str  # "eventually" | "always_eventually" | "leads_to"
+    binders: tuple[Binder, ...]
+    trigger: Expr | None
+    goal: Expr
+    doc: str = ""
+    mode: str = "new"  # "new" | "override" | "remove"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class FairnessDecl:
+    """`[weak|strong] fair`, `unfair` or `finite` `actor/action ...`; targets are actor or actor.action names."""
+
+    level: str  # "weak" | "strong" | "none" | "finite"
+    target: str  # "actor" | "action"
+    names: tuple[str, ...]
+    span: Span = _span()
+    name_spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class ExpectDecl:
     invariant: str
     span: Span = _span()
@@ -356,3 +384,5 @@ class Module:
     models: tuple[ModelDecl, ...]
     expect: ExpectDecl | None
     doc: str = ""
+    properties: tuple[PropertyDecl, ...] = ()
+    fairness: tuple[FairnessDecl, ...] = ()  # in source order: a later declaration overrides an earlier one

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kvolt.checker.views.show import Row, flatten, format_value
+from kvolt.checker.views.show import STUTTER, Row, binding_text, flatten, format_value
 from kvolt.checker.views.traces import ACTION_KEY, PICKS_KEY, Trace
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -37,6 +37,8 @@ class NarratedStep:
 
 
 def _actor(action: str, params: dict[str, str]) -> str:
+    if action == STUTTER:
+        return "nobody"
     actor = action.split(".", 1)[0] if "." in action else action
     return f"{actor}@{params['self']}" if "self" in params else actor
 
@@ -49,6 +51,8 @@ def _first_sentence(doc: str) -> str:
 
 
 def _sentence(doc: str | None, action: str, params: dict[str, str]) -> str:
+    if action == STUTTER:
+        return "Nothing happens: no fair action is enabled, and the state stays as it is forever."
     call = f"{action}({', '.join(f'{k}={v}' for k, v in params.items())})"
     if not doc:
         return call
@@ -98,10 +102,20 @@ def narration_text(trace: Trace) -> str:
     lines.append(f"{title[0].upper()}{title[1:]}" + (f" ({where})" if where else "") + f", {len(trace.states) - 1} steps:")
     lines.append("")
     for step in narrate(trace):
+        if trace.loop is not None and step.index == trace.loop + 1:
+            lines.append(f"     ↻ from state {trace.loop} on, these steps repeat forever:")
         lines.append(f"{step.index:>3}. {step.sentence}")
         lines.append(f"     {_summary(step.changes)}")
     violated = meta.get("violated")
-    if isinstance(violated, dict):
+    if trace.loop is not None:
+        lines.append(f"     ↺ back to state {trace.loop}; the cycle repeats forever.")
+    if isinstance(violated, dict) and trace.loop is not None:
+        lines.append("")
+        lines.append(f"So {violated.get('property')}{binding_text(violated)} fails: on this behaviour, which "
+                     "every fair scheduler allows, what it waits for never happens.")
+        if violated.get("doc"):
+            lines.append("  " + str(violated["doc"]).replace("\n", "\n  "))
+    elif isinstance(violated, dict):
         lines.append("")
         lines.append(f"Then {violated.get('property')} no longer holds.")
         if violated.get("doc"):
@@ -145,7 +159,12 @@ def mermaid_sequence(trace: Trace) -> str:
     for name, is_user in participants.items():
         lines.append(f"    {'actor' if is_user else 'participant'} {_mermaid_id(name)} as {_mermaid_label(name)}")
     for step in steps:
+        if trace.loop is not None and step.index == trace.loop + 1:
+            lines.append(f"    loop repeats forever from state {trace.loop}")
         source = _mermaid_id(step.actor)
+        if step.action == STUTTER:
+            lines.append(f"    Note over {source}: {step.index}. stutter (nothing happens)")
+            continue
         synced = _synced_object(step)
         if synced:
             lines.append(f"    {_mermaid_id(synced)}-->>{source}: {step.index}. watch event")
@@ -163,6 +182,8 @@ def mermaid_sequence(trace: Trace) -> str:
             if len(fields) > 3:
                 note += f", +{len(fields) - 3}"
             lines.append(f"    Note over {target}: {_mermaid_label(note)}")
+    if trace.loop is not None and len(trace.states) > trace.loop + 1:
+        lines.append("    end")
     violated = trace.meta.get("violated")
     if isinstance(violated, dict) and participants:
         first = _mermaid_id(next(iter(participants)))

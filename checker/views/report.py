@@ -10,8 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from kvolt.checker.compiler import CompiledModel
-from kvolt.checker.engine import Progress, Result
+from kvolt.checker.engine import Progress, Result, Violation
 from kvolt.checker.explicit.vector_search import VectorStats
+from kvolt.checker.liveness.run import LivenessRun
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class RunInfo:
     trace_files: dict[str, str]  # property -> written file
     engine: str = "scalar"
     vector: VectorStats | None = None
+    liveness: LivenessRun | None = None
 
 
 def progress_line(progress: Progress) -> str:
@@ -49,6 +51,11 @@ def summary(result: Result, info: RunInfo, compiled: CompiledModel) -> Renderabl
                   + ("exact states, no fingerprint collision possible" if info.vector.exact else
                      f"fingerprint collision probability about {info.vector.collision_probability:.1e}"))
         parts.append(Text(memory, style="dim"))
+    if info.liveness is not None:
+        parts.extend(liveness_lines(info.liveness))
+        if info.workers > 1:
+            parts.append(Text("  the liveness graph is built in one process (workers share the invariants' search only)",
+                              style="dim"))
     parts.append(Text(""))
     parts.append(coverage_table(result, compiled))
     for name in dead_actions(result):
@@ -57,6 +64,21 @@ def summary(result: Result, info: RunInfo, compiled: CompiledModel) -> Renderabl
     parts.append(Text(""))
     parts.append(verdict_text(result, info, compiled))
     return Group(*parts)
+
+
+def liveness_lines(run: LivenessRun) -> list[Text]:
+    """How the temporal properties were checked: the graph, the fairness assumed, what a verdict covers."""
+    lines = [Text(f"temporal properties: {', '.join(run.properties)} ({run.instances:,} instances checked)")]
+    lines.append(Text(f"  whole graph: {run.states:,} states, {run.transitions:,} transitions, "
+                      f"built in {run.graph_seconds:.2f} s, checked in {run.check_seconds:.2f} s; "
+                      f"{run.graph_bytes / 2**20:,.1f} MiB (no symmetry reduction: fairness names instances)",
+                      style="dim"))
+    levels = [f"{level} for {', '.join(names)}" for level, names in run.fairness.items() if names]
+    lines.append(Text(f"  fairness per action binding: {'; '.join(levels)}", style="dim"))
+    if run.constrained:
+        lines.append(Text("  the model has a constraint: a temporal verdict covers the fair behaviours that stay "
+                          "within it (a step that leaves it still counts as enabled)", style="dim"))
+    return lines
 
 
 def coverage_table(result: Result, compiled: CompiledModel) -> Table:
@@ -70,10 +92,14 @@ def coverage_table(result: Result, compiled: CompiledModel) -> Table:
 
 
 def verdict_text(result: Result, info: RunInfo, compiled: CompiledModel) -> Text:
-    checked = ", ".join(i.name for i in compiled.invariants) or "no invariants"
+    checked = ", ".join([i.name for i in compiled.invariants] + list(compiled.model.properties)) or "no invariants"
     if result.verdict == "ok":
-        return Text(f"OK: every checked property holds on all {result.distinct_states:,} reachable states ({checked}).",
+        text = Text(f"OK: every checked property holds on all {result.distinct_states:,} reachable states ({checked}).",
                     style="bold green")
+        if compiled.model.properties:
+            text = Text(f"OK: every invariant holds on all {result.distinct_states:,} reachable states, and every "
+                        f"temporal property on every fair behaviour ({checked}).", style="bold green")
+        return text
     if result.verdict == "incomplete":
         return Text(f"INCOMPLETE: {result.incomplete_reason}; no verdict on {checked}. "
                     "A search cut short never reports success.", style="bold yellow")
@@ -82,7 +108,15 @@ def verdict_text(result: Result, info: RunInfo, compiled: CompiledModel) -> Text
         if index:
             text.append("\n")
         text.append(f"VIOLATION: {violation.property}", style="bold red")
-        text.append(f" after {violation.length} steps")
+        if violation.binding:
+            text.append(" [" + ", ".join(f"{n} = {v}" for n, v in violation.binding) + "]")
+        if violation.loop is not None:
+            cycle = violation.length - violation.loop
+            repeat = "stutters forever" if cycle == 1 and violation.trace[-1].action == "stutter" else \
+                f"then a cycle of {cycle} step{'s' if cycle != 1 else ''} repeats forever"
+            text.append(f": a lasso, {violation.loop} steps to state {violation.loop}, {repeat}")
+        else:
+            text.append(f" after {violation.length} steps")
         if violation.doc:
             text.append(f"\n  {violation.doc.splitlines()[0]}")
         path = info.trace_files.get(violation.property)
@@ -120,11 +154,32 @@ def to_json(result: Result, info: RunInfo, compiled: CompiledModel | None = None
         "workers": info.workers,
         "actions": dict(result.actions_fired),
         "dead_actions": dead_actions(result),
-        "violations": [{"property": v.property, "trace": info.trace_files.get(v.property), "length": v.length}
-                       for v in result.violations],
+        "violations": [_violation_json(v, info) for v in result.violations],
         "incomplete_reason": result.incomplete_reason,
         "engine": info.engine,
         "collision_probability": info.vector.collision_probability if info.vector else 0.0,
         "bytes_per_state": round(info.vector.visited_bytes_per_state, 2) if info.vector else None,
         "exact": info.vector.exact if info.vector else True,
+        "liveness": _liveness_json(info.liveness),
     }
+
+
+def _violation_json(violation: Violation, info: RunInfo) -> dict[str, Any]:
+    record: dict[str, Any] = {"property": violation.property, "trace": info.trace_files.get(violation.property),
+                              "length": violation.length}
+    if violation.loop is not None:
+        record["kind"] = "lasso"
+        record["loop"] = violation.loop
+        record["binding"] = {name: value for name, value in violation.binding}
+    else:
+        record["kind"] = "invariant"
+    return record
+
+
+def _liveness_json(run: LivenessRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"properties": list(run.properties), "instances": run.instances, "states": run.states,
+            "transitions": run.transitions, "graph_seconds": round(run.graph_seconds, 3),
+            "check_seconds": round(run.check_seconds, 3), "graph_bytes": run.graph_bytes,
+            "fairness": run.fairness, "constrained": run.constrained, "incomplete_reason": run.incomplete}

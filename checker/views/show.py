@@ -17,6 +17,17 @@ from kvolt.checker.views.traces import ACTION_KEY, PICKS_KEY, Trace
 Row = tuple[str, str]  # (object, field)
 
 
+STUTTER = "stutter"  # the step of a lasso that repeats a state (no action taken)
+
+
+def binding_text(violated: dict[str, Any]) -> str:
+    """` [c = pvc1]`: the forall values of a violated temporal property, from an ITF trace's meta."""
+    binding = violated.get("binding")
+    if not isinstance(binding, dict) or not binding:
+        return ""
+    return " [" + ", ".join(f"{k} = {format_value(v)}" for k, v in binding.items()) + "]"
+
+
 def format_value(value: Any) -> str:
     """An ITF value as compact text: sets in braces, maps as k: v, records as field=value."""
     if isinstance(value, bool):
@@ -71,7 +82,11 @@ def _step_title(index: int, state: dict[str, Any]) -> Text:
     picks = state.get(PICKS_KEY) or {}
     args = ", ".join(f"{k}={format_value(v)}" for k, v in picks.items())
     title = Text(f"Step {index}" if index else "State 0", style="bold")
-    if action and action != "init":
+    if action == STUTTER:
+        title.append("  ")
+        title.append("stutter", style="bold cyan")
+        title.append("  (no action: the state repeats)", style="dim")
+    elif action and action != "init":
         title.append("  ")
         title.append(f"{action}({args})", style="bold cyan")
     elif index == 0:
@@ -137,21 +152,32 @@ def render_trace(trace: Trace) -> RenderableType:
     if meta.get("model"):
         header.append(f"\nspec {meta.get('source', '?')}, model {meta['model']}, {len(trace.states) - 1} steps",
                       style="dim")
+    if trace.loop is not None:
+        header.append(f"\na lasso: the steps after state {trace.loop} repeat forever", style="dim")
     parts.append(header)
     previous: dict[Row, str] | None = None
+    last = len(trace.states) - 1
     for index, state in enumerate(trace.states):
         rows = flatten(state)
         parts.append(Text(""))
+        if trace.loop is not None and index == trace.loop + 1:
+            parts.append(Text(f"↻ the cycle starts at state {trace.loop}: steps {trace.loop + 1} to {last} "
+                              "repeat forever", style="bold magenta"))
         parts.append(_step_title(index, state))
         doc = _doc_line(trace, state.get(ACTION_KEY, ""))
         if doc and index:
             parts.append(Text(f"  {doc}", style="italic dim"))
         parts.append(_initial_table(rows) if previous is None else _diff_table(previous, rows))
         previous = rows
+    if trace.loop is not None:
+        parts.append(Text(f"↺ back to state {trace.loop} (the same state): the cycle repeats forever",
+                          style="bold magenta"))
     violated = meta.get("violated")
     if isinstance(violated, dict):
         parts.append(Text(""))
-        footer = Text(f"Violated: {violated.get('property')}", style="bold red")
+        footer = Text(f"Violated: {violated.get('property')}{binding_text(violated)}", style="bold red")
+        if trace.loop is not None:
+            footer.append(" (on this infinite behaviour, what the property waits for never happens)", style="red")
         if violated.get("doc"):
             footer.append("\n  " + str(violated["doc"]).replace("\n", "\n  "), style="red")
         parts.append(footer)

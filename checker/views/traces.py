@@ -89,8 +89,14 @@ def state_to_itf(layout: Layout, state: tuple[int, ...]) -> dict[str, Any]:
 
 
 def trace_to_itf(compiled: CompiledModel, steps: tuple[Step, ...] | list[Step], description: str,
-                 violated: tuple[str, str] | None = None) -> dict[str, Any]:
-    """A whole trace as an ITF document; `violated` is (property, its doc comment)."""
+                 violated: tuple[str, str] | None = None, loop: int | None = None,
+                 binding: tuple[tuple[str, object], ...] = ()) -> dict[str, Any]:
+    """A whole trace as an ITF document; `violated` is (property, its doc comment).
+
+    A lasso has `loop`, the index of the state its cycle starts at, at the top level as Apalache
+    writes it; its last state equals that state, and the cycle repeats forever from there. A step
+    `stutter` repeats the state (no action is taken). `binding`: the property's forall values.
+    """
     layout = compiled.layout
     docs = {a.name: a.doc for a in compiled.actions}
     meta: dict[str, Any] = {
@@ -104,6 +110,11 @@ def trace_to_itf(compiled: CompiledModel, steps: tuple[Step, ...] | list[Step], 
     }
     if violated is not None:
         meta["violated"] = {"property": violated[0], "doc": violated[1]}
+        if binding:
+            meta["violated"]["binding"] = {name: _itf_value(value) for name, value in binding}
+    if loop is not None:
+        meta["lasso"] = {"loop": loop, "cycle_length": len(steps) - 1 - loop,
+                         "reading": f"the last state equals state {loop}: the steps after state {loop} repeat forever"}
     states = []
     for index, step in enumerate(steps):
         state: dict[str, Any] = {"#meta": {"index": index}}
@@ -111,7 +122,10 @@ def trace_to_itf(compiled: CompiledModel, steps: tuple[Step, ...] | list[Step], 
         state[PICKS_KEY] = {name: _itf_value(value) for name, value in step.params}
         state.update(state_to_itf(layout, step.state))
         states.append(state)
-    return {"#meta": meta, "vars": variables(layout), "states": states}
+    document: dict[str, Any] = {"#meta": meta, "vars": variables(layout), "states": states}
+    if loop is not None:
+        document["loop"] = loop
+    return document
 
 
 def write_trace(path: Path, document: dict[str, Any]) -> None:
@@ -130,6 +144,7 @@ class Trace:
     meta: dict[str, Any]
     vars: list[str]
     states: list[dict[str, Any]]
+    loop: int | None = None  # a lasso: the index of the state its cycle starts at (the last state equals it)
 
 
 def load_trace(path: str | Path, sources: SourceMap | None = None) -> Trace:
@@ -158,7 +173,7 @@ def parse_trace(text: str, name: str) -> Trace:
         raise SpecError(Diagnostic("I003", f"not an ITF trace: {message} (at {_path_text(path)})",
                                    _locate(text, name, path)))
     vars_ = document.get("vars") or sorted({k for s in document["states"] for k in s if not k.startswith(("#", "mbt::"))})
-    return Trace(name, document.get("#meta", {}), list(vars_), document["states"])
+    return Trace(name, document.get("#meta", {}), list(vars_), document["states"], document.get("loop"))
 
 
 def _path_text(path: tuple[str | int, ...]) -> str:
@@ -183,6 +198,9 @@ def _validate(document: Any) -> tuple[tuple[str | int, ...], str] | None:
         return ("vars",), "'vars' must be a list of names"
     if "#meta" in document and not isinstance(document["#meta"], dict):
         return ("#meta",), "'#meta' must be an object"
+    loop = document.get("loop")
+    if loop is not None and (isinstance(loop, bool) or not isinstance(loop, int) or not 0 <= loop < len(states)):
+        return ("loop",), f"'loop' must be the index of a state (0 to {len(states) - 1})"
     declared = document.get("vars")
     for index, state in enumerate(states):
         if not isinstance(state, dict):

@@ -9,12 +9,14 @@ from pathlib import Path
 import click
 
 from kvolt.checker.build import Built, build
+from kvolt.checker.compiler import CompiledModel
 from kvolt.checker.distributed import launch
 from kvolt.checker.engine import Options, Result
 from kvolt.checker.explicit.checkpoint import CheckpointError, Checkpoints
 from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector_search import VectorStats, explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap
+from kvolt.checker.liveness.run import LivenessRun, check_liveness, graph_result
 from kvolt.checker.views import report
 from kvolt.checker.views.traces import trace_to_itf, write_trace
 from kvolt.commands.common import (
@@ -31,6 +33,8 @@ from kvolt.commands.common import (
 @click.argument("spec", required=False)
 @click.option("--model", "model_name", help="Model to check (default: the spec's default model).")
 @click.option("--invariant", "invariants", multiple=True, help="Check only this invariant (repeatable).")
+@click.option("--property", "properties", multiple=True,
+              help="Check only this temporal property (repeatable); with --invariant, both are checked.")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many distinct states.")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not explore beyond this depth.")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop after this long.")
@@ -55,11 +59,16 @@ from kvolt.commands.common import (
 @click.option("--cluster-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Restart a failed local cluster job from its latest --checkpoint this many times.")
 @guarded
-def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], max_states: int | None,
-          max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool, engine: str, exact: bool,
-          keep_going: bool, as_json: bool, out: str, quiet: bool, checkpoint_dir: str | None, checkpoint_every: float,
-          recover_dir: str | None, ranks: int | None, cluster_retries: int, sources: SourceMap) -> None:
-    """Explore every reachable state of SPEC (default: the built-in volume lifecycle)."""
+def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...], properties: tuple[str, ...],
+          max_states: int | None, max_depth: int | None, max_seconds: float | None, workers: int, no_symmetry: bool,
+          engine: str, exact: bool, keep_going: bool, as_json: bool, out: str, quiet: bool, checkpoint_dir: str | None,
+          checkpoint_every: float, recover_dir: str | None, ranks: int | None, cluster_retries: int,
+          sources: SourceMap) -> None:
+    """Explore every reachable state of SPEC (default: the built-in volume lifecycle).
+
+    Invariants are checked on every reachable state; temporal properties on the whole state graph,
+    under the spec's fairness (see docs/language.md).
+    """
     err = stderr_console()
     if ranks is not None:
         if engine == "scalar" or workers > 1:
@@ -74,7 +83,7 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                 fail(f"error: {error}")
             sys.exit(code)
     path = chosen_spec_path(spec)
-    built = build(path, model_name, invariants, sources)
+    built = build(path, model_name, invariants, sources, properties)
     checkpoints = None
     if checkpoint_dir or recover_dir:
         if engine == "scalar":
@@ -89,25 +98,34 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
                       progress=None if quiet else (lambda p: err.print(report.progress_line(p), highlight=False)))
     stats = None
     cluster: dict[str, int] | None = None
-    if ranks is not None:
-        result, stats, cluster = _cluster_rank(built, options, exact, checkpoints, ranks, checkpoint_dir)
-        workers = ranks
-    elif engine == "vector":
-        try:
-            result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers, checkpoints=checkpoints)
-        except CheckpointError as error:
-            fail(f"error: {error}")
-    else:
-        result = explore(built.compiled, options)
+    temporal = built.model.properties
+    result = None
+    if built.model.checks or not temporal or ranks is not None:
+        if ranks is not None:
+            result, stats, cluster = _cluster_rank(built, options, exact, checkpoints, ranks, checkpoint_dir)
+            workers = ranks
+        elif engine == "vector":
+            try:
+                result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers,
+                                               checkpoints=checkpoints)
+            except CheckpointError as error:
+                fail(f"error: {error}")
+        else:
+            result = explore(built.compiled, options)
+    liveness = None
+    if temporal:
+        liveness, result = _check_temporal(built.compiled, options, engine, keep_going, result)
+    assert result is not None
     trace_files: dict[str, str] = {}
     for violation in result.violations:
         file = Path(out) / f"{violation.property}.itf.json"
-        document = trace_to_itf(built.compiled, violation.trace, f"counterexample to {violation.property}",
-                                (violation.property, violation.doc))
+        what = "lasso counterexample" if violation.loop is not None else "counterexample"
+        document = trace_to_itf(built.compiled, violation.trace, f"{what} to {violation.property}",
+                                (violation.property, violation.doc), violation.loop, violation.binding)
         write_trace(file, document)
         trace_files[violation.property] = str(file)
     info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files,
-                          engine, stats)
+                          engine, stats, liveness)
     print_renderable(err, report.summary(result, info, built.compiled))
     if as_json:
         document = report.to_json(result, info, built.compiled)
@@ -133,6 +151,22 @@ def _cluster_rank(built: Built, options: Options, exact: bool, checkpoints: Chec
     if outcome is None:
         sys.exit(0)
     return outcome
+
+
+def _check_temporal(compiled: CompiledModel, options: Options, engine: str, keep_going: bool,
+                    safety: Result | None) -> tuple[LivenessRun | None, Result]:
+    """The temporal properties, after the invariants (unless their search stopped: no verdict then)."""
+    if safety is not None and (safety.incomplete_reason or (safety.violations and not keep_going)):
+        return None, safety
+    run = check_liveness(compiled, options, engine, keep_going)
+    if safety is None:
+        return run, graph_result(run, compiled)
+    safety.violations.extend(run.violations)
+    safety.seconds += run.seconds
+    if run.incomplete and not safety.incomplete_reason:
+        safety.incomplete_reason = run.incomplete
+    safety.verdict = "violation" if safety.violations else ("incomplete" if safety.incomplete_reason else "ok")
+    return run, safety
 
 
 @click.command()

@@ -51,14 +51,17 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
         trace_file = None
         if violation is not None:
             trace_file = Path(out) / f"{path.stem}.{violation.property}.itf.json"
-            write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: counterexample to "
-                                                 f"{violation.property}", (violation.property, violation.doc)))
+            what = "lasso counterexample" if violation.loop is not None else "counterexample"
+            write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: {what} to "
+                                                 f"{violation.property}", (violation.property, violation.doc),
+                                                 violation.loop, violation.binding))
         status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.verdict == "incomplete" else "MISMATCH")
         table.add_row(path.stem, entry.expected or "-", ", ".join(entry.found) or "none",
                       str(violation.length) if violation else "-", f"{entry.result.distinct_states:,}",
                       f"{entry.result.seconds:.2f}", status)
         rows.append({"variant": path.name, "model": entry.model, "expected": entry.expected, "found": entry.found,
                      "trace_length": violation.length if violation else None, "trace": str(trace_file) if trace_file else None,
+                     "loop": violation.loop if violation else None,
                      "distinct_states": entry.result.distinct_states, "seconds": round(entry.result.seconds, 3),
                      "verdict": entry.result.verdict, "passed": entry.passed})
     print_renderable(stderr_console() if as_json else stdout_console(), table)

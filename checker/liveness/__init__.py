@@ -1,0 +1,1 @@
+"""Liveness: temporal properties checked on the whole explored graph, under fairness (see fair.py)."""
