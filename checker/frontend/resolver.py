@@ -10,7 +10,7 @@ Reads of a kind that the current actor caches go to that actor's cache, except i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -316,21 +316,27 @@ class _Resolver:
     def _resolve_invariant(self, decl: ast.InvariantDecl) -> ir.Invariant:
         return ir.Invariant(decl.name, self._bool(decl.expr, _Scope()), decl.doc, decl.span)
 
-    def _resolve_property(self, decl: ast.PropertyDecl) -> ir.Property:
-        """A temporal property: its `forall` binders range over instances, enum members or integers."""
-        scope = _Scope()
-        binders: list[tuple[str, ir.Type]] = []
-        for binder in decl.binders:
+    def _bind(self, binders: Sequence[ast.Binder], scope: _Scope, int_limit: int,
+              too_many: str) -> list[tuple[str, ir.Type]]:
+        """Declare quantified names in `scope`: no shadowing, no sets, integer ranges below `int_limit`."""
+        domains: list[tuple[str, ir.Type]] = []
+        for binder in binders:
             if binder.name in scope.values or binder.name in RESERVED:
                 _fail("R005", f"'{binder.name}' is already defined", binder.span)
             domain = self._type(binder.type)
             if isinstance(domain, ir.SetT):
                 _fail("T012", "cannot quantify over sets", binder.type.span)
-            if isinstance(domain, ir.IntT) and domain.high - domain.low >= 64:
-                _fail("T012", "a property's forall ranges over at most 64 integers (one property per value)",
-                      binder.type.span)
-            binders.append((binder.name, domain))
+            if isinstance(domain, ir.IntT) and domain.high - domain.low >= int_limit:
+                _fail("T012", too_many, binder.type.span)
+            domains.append((binder.name, domain))
             scope.values[binder.name] = ir.Var(binder.name, domain)
+        return domains
+
+    def _resolve_property(self, decl: ast.PropertyDecl) -> ir.Property:
+        """A temporal property: its `forall` binders range over instances, enum members or integers."""
+        scope = _Scope()
+        binders = self._bind(decl.binders, scope, 64,
+                             "a property's forall ranges over at most 64 integers (one property per value)")
         trigger = self._bool(decl.trigger, scope) if decl.trigger is not None else None
         goal = self._bool(decl.goal, scope)
         return ir.Property(decl.name, decl.shape, tuple(binders), trigger, goal, decl.doc, decl.span)
@@ -624,18 +630,8 @@ class _Resolver:
 
     def _expr_Quantifier(self, node: ast.Quantifier, scope: _Scope, expected: ir.Type | None) -> ir.Expr:
         inner = scope.child()
-        domains = []
-        for binder in node.binders:
-            if binder.name in inner.values or binder.name in RESERVED:
-                _fail("R005", f"'{binder.name}' is already defined", binder.span)
-            domain = self._type(binder.type)
-            if isinstance(domain, ir.SetT):
-                _fail("T012", "cannot quantify over sets", binder.type.span)
-            if isinstance(domain, ir.IntT) and domain.high - domain.low >= 1024:
-                _fail("T012", "a quantifier ranges over at most 1024 integers (it is unrolled when compiled)",
-                      binder.type.span)
-            domains.append((binder.name, domain))
-            inner.values[binder.name] = ir.Var(binder.name, domain)
+        domains = self._bind(node.binders, inner, 1024,
+                             "a quantifier ranges over at most 1024 integers (it is unrolled when compiled)")
         body = self._bool(node.body, inner)
         result_type: ir.Type = ir.INT if node.quantifier == "count" else ir.BOOL
         if node.quantifier == "count" and len(domains) > 1:
