@@ -11,15 +11,17 @@ import click
 from kvolt.checker.engine import Options
 from kvolt.checker.frontend.diagnostics import SourceMap
 from kvolt.checker.frontend.loader import builtin_spec_path
-from kvolt.checker.views.traces import trace_to_itf, write_trace
+from kvolt.checker.views.traces import trace_to_itf
 from kvolt.commands.common import (
     EXIT_OK,
+    EXIT_USAGE,
     EXIT_VIOLATION,
     fail,
     guarded,
     print_renderable,
     stderr_console,
     stdout_console,
+    try_write_trace,
 )
 
 
@@ -44,6 +46,7 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
     for column in ("variant", "expected", "found", "trace", "states", "seconds", ""):
         table.add_column(column, justify="right" if column in ("trace", "states", "seconds") else "left")
     rows = []
+    unwritten: list[str] = []
     options = Options(stop_at_first=False, max_seconds=max_seconds)
     for path in paths:
         entry, compiled = check_variant(path, options, sources)
@@ -52,9 +55,12 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
         if violation is not None:
             trace_file = Path(out) / f"{path.stem}.{violation.property}.itf.json"
             what = "lasso counterexample" if violation.loop is not None else "counterexample"
-            write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: {what} to "
-                                                 f"{violation.property}", (violation.property, violation.doc),
-                                                 violation.loop, violation.binding))
+            problem = try_write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: {what} to "
+                                                               f"{violation.property}", (violation.property, violation.doc),
+                                                               violation.loop, violation.binding))
+            if problem is not None:
+                unwritten.append(problem)
+                trace_file = None
         status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.verdict == "incomplete" else "MISMATCH")
         table.add_row(path.stem, entry.expected or "-", ", ".join(entry.found) or "none",
                       str(violation.length) if violation else "-", f"{entry.result.distinct_states:,}",
@@ -70,4 +76,6 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
     (stderr_console() if as_json else stdout_console()).print(summary, style="bold green" if passed == len(rows) else "bold red")
     if as_json:
         click.echo(json.dumps({"variants": rows, "passed": passed, "total": len(rows)}))
+    if unwritten:
+        fail("\n".join(unwritten), EXIT_USAGE)
     sys.exit(EXIT_OK if passed == len(rows) else EXIT_VIOLATION)
