@@ -21,6 +21,7 @@ from kvolt.checker.views import report
 from kvolt.checker.views.traces import trace_to_itf
 from kvolt.commands.common import (
     EXIT_USAGE,
+    EXIT_VIOLATION,
     VERDICT_EXIT,
     chosen_spec_path,
     fail,
@@ -133,13 +134,18 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
     info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files,
                           engine, stats, liveness)
     print_renderable(err, report.summary(result, info, built.compiled))
+    expected = report.expectation(result, built.compiled, built.spec.expect)
+    if expected is not None:
+        print_renderable(err, report.expectation_text(expected, result))
     if as_json:
-        document = report.to_json(result, info, built.compiled)
+        document = report.to_json(result, info, built.compiled, expected)
         if cluster is not None:
             document["cluster"] = {"ranks": ranks, **cluster}
         click.echo(json.dumps(document))
     if unwritten:  # the verdict is printed above; the output that is missing is an error of the environment
         fail("\n".join(unwritten), EXIT_USAGE)
+    if expected is not None and expected.met(result) is False:
+        sys.exit(EXIT_VIOLATION)  # a variant that should break and does not: as much a failure as a violation
     sys.exit(VERDICT_EXIT[result.verdict])
 
 

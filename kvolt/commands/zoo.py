@@ -28,11 +28,14 @@ from kvolt.commands.common import (
 @click.command()
 @click.argument("folder", required=False)
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Time limit per variant.")
+@click.option("--engine", type=click.Choice(["vector", "scalar"]), default="vector", show_default=True,
+              help="The search engine, as for kvolt check.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--out", type=click.Path(file_okay=False), default="kvolt-out/zoo", show_default=True,
               help="Where each variant's counterexample is written.")
 @guarded
-def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, sources: SourceMap) -> None:
+def zoo(folder: str | None, max_seconds: float | None, engine: str, as_json: bool, out: str,
+        sources: SourceMap) -> None:
     """Check every known-bug variant (default: the built-in spec/mutations/) against its expectation."""
     from rich.table import Table
 
@@ -49,7 +52,7 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
     unwritten: list[str] = []
     options = Options(stop_at_first=False, max_seconds=max_seconds)
     for path in paths:
-        entry, compiled = check_variant(path, options, sources)
+        entry, compiled = check_variant(path, options, sources, engine)
         violation = entry.expected_violation
         trace_file = None
         if violation is not None:
@@ -61,7 +64,7 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
             if problem is not None:
                 unwritten.append(problem)
                 trace_file = None
-        status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.verdict == "incomplete" else "MISMATCH")
+        status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.incomplete_reason else "MISMATCH")
         table.add_row(path.stem, entry.expected or "-", ", ".join(entry.found) or "none",
                       str(violation.length) if violation else "-", f"{entry.result.distinct_states:,}",
                       f"{entry.result.seconds:.2f}", status)
@@ -75,7 +78,7 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
     summary = f"{passed} of {len(rows)} variants break exactly their expected property"
     (stderr_console() if as_json else stdout_console()).print(summary, style="bold green" if passed == len(rows) else "bold red")
     if as_json:
-        click.echo(json.dumps({"variants": rows, "passed": passed, "total": len(rows)}))
+        click.echo(json.dumps({"variants": rows, "passed": passed, "total": len(rows), "engine": engine}))
     if unwritten:
         fail("\n".join(unwritten), EXIT_USAGE)
     sys.exit(EXIT_OK if passed == len(rows) else EXIT_VIOLATION)
