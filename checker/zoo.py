@@ -15,6 +15,7 @@ from pathlib import Path
 from kvolt.checker.build import build
 from kvolt.checker.engine import Options, Result, Violation
 from kvolt.checker.explicit.explorer import explore
+from kvolt.checker.explicit.vector_search import explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap
 from kvolt.checker.liveness.run import check_liveness
 
@@ -32,7 +33,9 @@ class ZooEntry:
 
     @property
     def passed(self) -> bool:
-        return self.expected is not None and self.found == [self.expected]
+        """Exactly the expected property broke, on a search that ran to the end (a search cut short
+        cannot show that nothing else breaks)."""
+        return self.expected is not None and self.found == [self.expected] and self.result.incomplete_reason is None
 
     @property
     def expected_violation(self) -> Violation | None:
@@ -43,13 +46,15 @@ def variants(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.kvolt"))
 
 
-def check_variant(path: Path, options: Options, sources: SourceMap | None = None) -> tuple[ZooEntry, object]:
-    """Check one variant; returns the entry and the compiled model (for writing its trace)."""
+def check_variant(path: Path, options: Options, sources: SourceMap | None = None,
+                  engine: str = "vector") -> tuple[ZooEntry, object]:
+    """Check one variant (with the default vector engine unless told otherwise); returns the entry
+    and the compiled model (for writing its trace)."""
     built = build(path, None, (), sources)
-    result = explore(built.compiled, options)
+    result = explore_vector(built.compiled, options)[0] if engine == "vector" else explore(built.compiled, options)
     temporal = built.spec.expect in {p.name for p in built.spec.properties}
     if temporal and built.model.properties and result.incomplete_reason is None:
-        run = check_liveness(built.compiled, options, "vector", keep_going=True)
+        run = check_liveness(built.compiled, options, engine, keep_going=True)
         result.violations.extend(run.violations)
         result.seconds += run.seconds
         result.incomplete_reason = run.incomplete

@@ -127,6 +127,45 @@ def verdict_text(result: Result, info: RunInfo, compiled: CompiledModel) -> Text
     return text
 
 
+@dataclass(frozen=True)
+class Expectation:
+    """A variant's `expect violation P` against what the search found."""
+
+    property: str
+    checked: bool  # P was among the properties checked (not filtered out by --invariant/--property)
+    found: bool
+
+    def met(self, result: Result) -> bool | None:
+        """True or False; None when there is no verdict on it (not checked, or a search cut short)."""
+        if not self.checked:
+            return None
+        if self.found:
+            return True
+        return None if result.incomplete_reason else False
+
+
+def expectation(result: Result, compiled: CompiledModel, expected: str | None) -> Expectation | None:
+    if expected is None:
+        return None
+    checked = {i.name for i in compiled.invariants} | set(compiled.model.properties)
+    return Expectation(expected, expected in checked, any(v.property == expected for v in result.violations))
+
+
+def expectation_text(expected: Expectation, result: Result) -> Text:
+    """One line on the spec's `expect violation`: met, not met (exit 1), or not decided."""
+    declared = f"the spec declares `expect violation {expected.property}`"
+    met = expected.met(result)
+    if met:
+        return Text(f"As expected: {declared}.", style="green")
+    if met is False:
+        found = ", ".join(v.property for v in result.violations)
+        what = f"found a violation of {found} instead" if found else "and no state or behaviour violates it"
+        return Text(f"EXPECTATION NOT MET: {declared}, {what}.", style="bold red")
+    if not expected.checked:
+        return Text(f"note: {declared}, but it is not among the properties checked.", style="yellow")
+    return Text(f"note: {declared}; the search stopped before finding it, so no verdict on it.", style="yellow")
+
+
 def symmetry_json(compiled: CompiledModel | None, used: bool) -> dict[str, Any] | None:
     """The symmetry group the search used: its size and the classes of interchangeable instances."""
     group = compiled.symmetry if compiled is not None and used else None
@@ -138,7 +177,15 @@ def symmetry_json(compiled: CompiledModel | None, used: bool) -> dict[str, Any] 
                         for c in group.classes]}
 
 
-def to_json(result: Result, info: RunInfo, compiled: CompiledModel | None = None) -> dict[str, Any]:
+def expectation_json(expected: Expectation | None, result: Result) -> dict[str, Any] | None:
+    if expected is None:
+        return None
+    return {"property": expected.property, "checked": expected.checked, "found": expected.found,
+            "met": expected.met(result)}
+
+
+def to_json(result: Result, info: RunInfo, compiled: CompiledModel | None = None,
+            expected: Expectation | None = None) -> dict[str, Any]:
     """The `--json` object of the CLI contract (`symmetry_group` when `compiled` is given)."""
     return {
         "spec": info.spec,
@@ -161,6 +208,7 @@ def to_json(result: Result, info: RunInfo, compiled: CompiledModel | None = None
         "bytes_per_state": round(info.vector.visited_bytes_per_state, 2) if info.vector else None,
         "exact": info.vector.exact if info.vector else True,
         "liveness": _liveness_json(info.liveness),
+        "expected_violation": expectation_json(expected, result),
     }
 
 

@@ -49,6 +49,24 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
+def cannot_write(path: Path | str, error: OSError) -> str:
+    """The message for an output that could not be written (a read-only folder, a file in the path)."""
+    reason = error.strerror or type(error).__name__
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+    return f"error: cannot write {path}: {reason}{where}"
+
+
+def try_write_trace(path: Path, document: dict[str, Any]) -> str | None:
+    """Write one trace; the message saying why it could not be written, or None."""
+    from kvolt.checker.views.traces import write_trace
+
+    try:
+        write_trace(path, document)
+    except OSError as error:
+        return cannot_write(path, error)
+    return None
+
+
 def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn every error into a clean message and an exit code; never a traceback."""
 
@@ -73,6 +91,8 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except _impl_errors() as error:
             fail(_render_impl_error(error, sources))
+        except OSError as error:  # a file that cannot be read or written: the user's environment, not a bug
+            fail(f"error: {error.strerror or error}" + (f": {error.filename}" if error.filename else ""))
         except Exception as error:  # a bug in kvolt itself: say so plainly
             if os.environ.get("KVOLT_DEBUG"):
                 traceback.print_exc()

@@ -18,14 +18,17 @@ from kvolt.checker.explicit.vector_search import VectorStats, explore_vector
 from kvolt.checker.frontend.diagnostics import SourceMap
 from kvolt.checker.liveness.run import LivenessRun, check_liveness, graph_result
 from kvolt.checker.views import report
-from kvolt.checker.views.traces import trace_to_itf, write_trace
+from kvolt.checker.views.traces import trace_to_itf
 from kvolt.commands.common import (
+    EXIT_USAGE,
+    EXIT_VIOLATION,
     VERDICT_EXIT,
     chosen_spec_path,
     fail,
     guarded,
     print_renderable,
     stderr_console,
+    try_write_trace,
 )
 
 
@@ -117,21 +120,32 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
         liveness, result = _check_temporal(built.compiled, options, engine, keep_going, result)
     assert result is not None
     trace_files: dict[str, str] = {}
+    unwritten: list[str] = []
     for violation in result.violations:
         file = Path(out) / f"{violation.property}.itf.json"
         what = "lasso counterexample" if violation.loop is not None else "counterexample"
         document = trace_to_itf(built.compiled, violation.trace, f"{what} to {violation.property}",
                                 (violation.property, violation.doc), violation.loop, violation.binding)
-        write_trace(file, document)
-        trace_files[violation.property] = str(file)
+        problem = try_write_trace(file, document)
+        if problem is None:
+            trace_files[violation.property] = str(file)
+        else:
+            unwritten.append(problem)
     info = report.RunInfo(str(spec or "volume_lifecycle.kvolt (built-in)"), built.model.name, workers, trace_files,
                           engine, stats, liveness)
     print_renderable(err, report.summary(result, info, built.compiled))
+    expected = report.expectation(result, built.compiled, built.spec.expect)
+    if expected is not None:
+        print_renderable(err, report.expectation_text(expected, result))
     if as_json:
-        document = report.to_json(result, info, built.compiled)
+        document = report.to_json(result, info, built.compiled, expected)
         if cluster is not None:
             document["cluster"] = {"ranks": ranks, **cluster}
         click.echo(json.dumps(document))
+    if unwritten:  # the verdict is printed above; the output that is missing is an error of the environment
+        fail("\n".join(unwritten), EXIT_USAGE)
+    if expected is not None and expected.met(result) is False:
+        sys.exit(EXIT_VIOLATION)  # a variant that should break and does not: as much a failure as a violation
     sys.exit(VERDICT_EXIT[result.verdict])
 
 
@@ -192,16 +206,24 @@ def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ..
     options = SimulationOptions(runs=runs, depth=depth, seed=seed, max_seconds=max_seconds, keep_walks=save_walks > 0)
     result = run_simulation(built.compiled, options)
     files: dict[str, str] = {}
+    unwritten: list[str] = []
     for violation in result.violations:
         file = Path(out) / f"{violation.property}.sim.itf.json"
-        write_trace(file, trace_to_itf(built.compiled, violation.trace, f"random walk violating {violation.property} "
-                                       f"(seed {seed})", (violation.property, violation.doc)))
-        files[violation.property] = str(file)
+        problem = try_write_trace(file, trace_to_itf(built.compiled, violation.trace, f"random walk violating "
+                                                     f"{violation.property} (seed {seed})",
+                                                     (violation.property, violation.doc)))
+        if problem is None:
+            files[violation.property] = str(file)
+        else:
+            unwritten.append(problem)
     walk_files = []
     for index, walk in enumerate(result.walks[:save_walks]):
         file = Path(out) / f"walk-{seed}-{index}.itf.json"
-        write_trace(file, trace_to_itf(built.compiled, walk, f"random walk {index} of seed {seed}"))
-        walk_files.append(str(file))
+        problem = try_write_trace(file, trace_to_itf(built.compiled, walk, f"random walk {index} of seed {seed}"))
+        if problem is None:
+            walk_files.append(str(file))
+        else:
+            unwritten.append(problem)
     err = stderr_console()
     summary = (f"kvolt simulate — model {built.model.name}: {result.runs:,} walks, {result.steps:,} steps, "
                f"{result.distinct_states:,} distinct states, {result.seconds:.2f} s "
@@ -211,7 +233,8 @@ def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ..
     if never:
         err.print(f"never taken: {', '.join(never)}", style="yellow", highlight=False)
     for violation in result.violations:
-        err.print(f"VIOLATION: {violation.property} after {violation.length} steps: {files[violation.property]}",
+        where = files.get(violation.property, "(not written)")
+        err.print(f"VIOLATION: {violation.property} after {violation.length} steps: {where}",
                   style="bold red", highlight=False)
     if result.verdict == "ok":
         err.print("no violation seen on these walks (a simulation is not a proof)", style="green")
@@ -220,6 +243,8 @@ def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ..
                                "verdict": result.verdict, "runs": result.runs, "steps": result.steps,
                                "distinct_states": result.distinct_states, "seconds": round(result.seconds, 3),
                                "steps_per_second": round(result.steps_per_second, 1), "actions": result.actions_fired,
-                               "violations": [{"property": v.property, "trace": files[v.property], "length": v.length}
+                               "violations": [{"property": v.property, "trace": files.get(v.property), "length": v.length}
                                               for v in result.violations], "walks": walk_files}))
+    if unwritten:
+        fail("\n".join(unwritten), EXIT_USAGE)
     sys.exit(VERDICT_EXIT[result.verdict])

@@ -11,26 +11,31 @@ import click
 from kvolt.checker.engine import Options
 from kvolt.checker.frontend.diagnostics import SourceMap
 from kvolt.checker.frontend.loader import builtin_spec_path
-from kvolt.checker.views.traces import trace_to_itf, write_trace
+from kvolt.checker.views.traces import trace_to_itf
 from kvolt.commands.common import (
     EXIT_OK,
+    EXIT_USAGE,
     EXIT_VIOLATION,
     fail,
     guarded,
     print_renderable,
     stderr_console,
     stdout_console,
+    try_write_trace,
 )
 
 
 @click.command()
 @click.argument("folder", required=False)
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Time limit per variant.")
+@click.option("--engine", type=click.Choice(["vector", "scalar"]), default="vector", show_default=True,
+              help="The search engine, as for kvolt check.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--out", type=click.Path(file_okay=False), default="kvolt-out/zoo", show_default=True,
               help="Where each variant's counterexample is written.")
 @guarded
-def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, sources: SourceMap) -> None:
+def zoo(folder: str | None, max_seconds: float | None, engine: str, as_json: bool, out: str,
+        sources: SourceMap) -> None:
     """Check every known-bug variant (default: the built-in spec/mutations/) against its expectation."""
     from rich.table import Table
 
@@ -44,18 +49,22 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
     for column in ("variant", "expected", "found", "trace", "states", "seconds", ""):
         table.add_column(column, justify="right" if column in ("trace", "states", "seconds") else "left")
     rows = []
+    unwritten: list[str] = []
     options = Options(stop_at_first=False, max_seconds=max_seconds)
     for path in paths:
-        entry, compiled = check_variant(path, options, sources)
+        entry, compiled = check_variant(path, options, sources, engine)
         violation = entry.expected_violation
         trace_file = None
         if violation is not None:
             trace_file = Path(out) / f"{path.stem}.{violation.property}.itf.json"
             what = "lasso counterexample" if violation.loop is not None else "counterexample"
-            write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: {what} to "
-                                                 f"{violation.property}", (violation.property, violation.doc),
-                                                 violation.loop, violation.binding))
-        status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.verdict == "incomplete" else "MISMATCH")
+            problem = try_write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: {what} to "
+                                                               f"{violation.property}", (violation.property, violation.doc),
+                                                               violation.loop, violation.binding))
+            if problem is not None:
+                unwritten.append(problem)
+                trace_file = None
+        status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.incomplete_reason else "MISMATCH")
         table.add_row(path.stem, entry.expected or "-", ", ".join(entry.found) or "none",
                       str(violation.length) if violation else "-", f"{entry.result.distinct_states:,}",
                       f"{entry.result.seconds:.2f}", status)
@@ -69,5 +78,7 @@ def zoo(folder: str | None, max_seconds: float | None, as_json: bool, out: str, 
     summary = f"{passed} of {len(rows)} variants break exactly their expected property"
     (stderr_console() if as_json else stdout_console()).print(summary, style="bold green" if passed == len(rows) else "bold red")
     if as_json:
-        click.echo(json.dumps({"variants": rows, "passed": passed, "total": len(rows)}))
+        click.echo(json.dumps({"variants": rows, "passed": passed, "total": len(rows), "engine": engine}))
+    if unwritten:
+        fail("\n".join(unwritten), EXIT_USAGE)
     sys.exit(EXIT_OK if passed == len(rows) else EXIT_VIOLATION)
