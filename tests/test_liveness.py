@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import reference_liveness as rl
 from hypothesis import HealthCheck, given, reject, settings
@@ -236,3 +237,44 @@ def test_both_engines_build_the_same_graph() -> None:
     assert (scalar.count, scalar.edge_count) == (vector.count, vector.edge_count)
     size = scalar.compiled.layout.size
     assert sorted(map(tuple, scalar.rows.tolist())) == sorted(tuple(r[:size]) for r in vector.rows.tolist())
+
+
+def _labelled_edges(graph: StateGraph) -> list[tuple[tuple[int, ...], int, tuple[int, ...] | None]]:
+    """Every transition as (source state, move, target state or None when the constraint discards it)."""
+    sources = graph.sources()
+    return sorted(((graph.state(int(s)), int(m), graph.state(int(t)) if t >= 0 else None)
+                   for s, m, t in zip(sources, graph.moves, graph.targets, strict=True)),
+                  key=lambda edge: (edge[0], edge[1], edge[2] or ()))
+
+
+def _same_graph(text: str) -> None:
+    try:
+        spec, model = _load(text)
+        compiled = compile_model(spec, model)
+        scalar = scalar_graph(compiled, Options(max_states=400))
+    except (SpecError, ExplorationError):
+        reject()
+    if scalar.incomplete:
+        reject()
+    one = vector_graph(compiled, Options(), chunk_rows=5)
+    two = vector_graph(compiled, Options(), workers=2, chunk_rows=5)
+    for name in ("rows", "indptr", "targets", "moves", "parent", "parent_move", "initial"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    assert one.count == scalar.count and one.depth == scalar.depth
+    assert _labelled_edges(one) == _labelled_edges(scalar)
+    for index in range(one.count):  # parent links are breadth-first: a shortest prefix, of real steps
+        prefix = one.prefix(index)
+        assert prefix[-1].state == one.state(index)
+        assert len(prefix) == len(scalar.prefix(scalar_index(scalar, one.state(index))))
+
+
+def scalar_index(graph: StateGraph, state: tuple[int, ...]) -> int:
+    return next(i for i in range(graph.count) if graph.state(i) == state)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SUPPRESS)
+@given(seeded_specs(temporal=True))
+def test_the_vector_search_records_the_scalar_engines_graph_with_any_workers(text: str) -> None:
+    """The default search's edge log (`explore_recorded`), chunked and shared by two workers, keeps
+    exactly the transitions the scalar explorer meets, constraint-discarded ones included."""
+    _same_graph(text)
