@@ -26,6 +26,7 @@ from kvolt.checker.frontend.diagnostics import SpecError
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
 from kvolt.checker.liveness.check import check_properties
+from kvolt.checker.liveness.fair import Edges, _refined, fair_components
 from kvolt.checker.liveness.graph import StateGraph, scalar_graph, vector_graph
 from kvolt.checker.views.traces import state_to_itf
 
@@ -278,3 +279,27 @@ def test_the_vector_search_records_the_scalar_engines_graph_with_any_workers(tex
     """The default search's edge log (`explore_recorded`), chunked and shared by two workers, keeps
     exactly the transitions the scalar explorer meets, constraint-discarded ones included."""
     _same_graph(text)
+
+
+def _partition(labels: np.ndarray) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for state, label in enumerate(labels.tolist()):
+        if label >= 0:
+            groups.setdefault(label, set()).add(state)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=SUPPRESS)
+@given(seeded_specs(temporal=True))
+def test_fair_components_found_from_the_whole_graphs_components_match_the_plain_refinement(text: str) -> None:
+    """`fair_components` decomposes a region through the whole graph's components computed once (states
+    alone judged by `burdened`); the plain refinement of every state of the region must agree."""
+    try:
+        spec, model = _load(text)
+        graph = vector_graph(compile_model(spec, model), Options(max_states=2000))
+    except (SpecError, ExplorationError):
+        reject()
+    edges = Edges.of(graph)
+    for region in (np.ones(graph.count, dtype=bool), np.arange(graph.count) % 2 == 0, np.arange(graph.count) % 3 != 1):
+        plain = _refined(edges, region.copy(), np.full(graph.count, -1, dtype=np.int64), 0)
+        assert _partition(fair_components(edges, region)) == _partition(plain)
