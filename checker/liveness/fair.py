@@ -86,10 +86,21 @@ class Edges:
         cycle_edge = (graph.targets >= 0) & (per_edge != FINITE)
         edges = cls(graph, graph.sources(), level, np.where(graph.targets >= 0, graph.targets, 0), cycle_edge,
                     np.where(per_edge == FINITE, 0, per_edge).astype(np.int8))
-        labels = components(edges, np.ones(graph.count, dtype=bool), np.arange(len(graph.targets)))
+        labels = _whole_components(edges)
         edges.cyclic = np.flatnonzero(cycle_edge & (labels[edges.sources] == labels[edges.safe_targets]))
         edges.burdened = _burdened(edges)
         return edges
+
+
+def _whole_components(edges: Edges) -> np.ndarray:
+    """The strongly connected component of every state over the cycle edges, straight from the CSR."""
+    graph = edges.graph
+    kept = edges.cycle_edge
+    indptr = np.zeros(graph.count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edges.sources[kept], minlength=graph.count)[:graph.count], out=indptr[1:])
+    indices = graph.targets[kept]
+    matrix = csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(graph.count, graph.count))
+    return connected_components(matrix, directed=True, connection="strong")[1]
 
 
 def _burdened(edges: Edges) -> np.ndarray:
