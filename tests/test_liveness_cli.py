@@ -114,7 +114,7 @@ def test_two_workers_build_the_liveness_graph_with_the_same_outcome(tmp_path: Pa
                          "--out", str(out))
         assert result.code == 1
         report = json.loads(result.stdout)
-        reports.append({k: report["liveness"][k] for k in ("states", "transitions", "depth")})
+        reports.append({k: report["liveness"][k] for k in ("states", "transitions", "instances")})
         traces.append([json.loads(Path(v["trace"]).read_text())["states"] for v in report["violations"]])
     assert reports[0] == reports[1] and reports[0]["states"] == 9
     assert traces[0] == traces[1]
