@@ -140,22 +140,33 @@ class EdgeLog:
     and its position among them; `checker/liveness/graph.py` turns keys into discovery indices."""
 
     chunks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    # (chunk start, sources int32, moves int32, target group int32, distinct keys ascending)
+    # (chunk start, sources less the start, moves, target group int32, distinct keys ascending); the
+    # offsets and moves in 16 bits when they fit (a chunk has at most 65,536 rows by default)
     discarded: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
-    # (chunk start, sources, moves) of successors the model's constraint discards
+    # (chunk start, source offsets, moves) of successors the model's constraint discards
     indices: list[np.ndarray] = field(default_factory=list)  # discovery indices of the states settled here
     rows: list[np.ndarray] = field(default_factory=list)  # their compact rows
     keys: list[np.ndarray] = field(default_factory=list)  # their keys
     start: int = 0  # the first discovery index of the chunk being expanded
 
     def transitions(self, sources: np.ndarray, moves: np.ndarray, groups: np.ndarray, ascending: np.ndarray) -> None:
-        self.chunks.append((self.start, sources.astype(np.int32), moves.astype(np.int32), groups.astype(np.int32),
+        self.chunks.append((self.start, _narrow(sources - self.start), _narrow(moves), groups.astype(np.int32),
                             ascending))
+
+    def discard(self, sources: np.ndarray, moves: np.ndarray) -> None:
+        self.discarded.append((self.start, _narrow(sources - self.start), _narrow(moves)))
 
     def settled(self, indices: np.ndarray, rows: np.ndarray, keys: np.ndarray) -> None:
         self.indices.append(indices)
         self.rows.append(rows)
         self.keys.append(keys)
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative values in 16 bits when they fit, else in 32."""
+    if not len(values) or (values.min() >= 0 and values.max() < 1 << 16):
+        return values.astype(np.uint16)
+    return values.astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -382,8 +393,7 @@ def _log_discarded(log: EdgeLog, indices: np.ndarray, parents: np.ndarray, moves
     """Record the successors the constraint discards: their actions are enabled all the same."""
     dropped = np.flatnonzero(~keep) if valid is None else valid[~keep]
     if len(dropped):
-        log.discarded.append((log.start, indices[parents[dropped]].astype(np.int32),
-                              moves[dropped].astype(np.int32)))
+        log.discard(indices[parents[dropped]], moves[dropped])
 
 
 def _valid_rows(pieces: list, fired: np.ndarray) -> np.ndarray | None:

@@ -150,12 +150,13 @@ def vector_graph(compiled: CompiledModel, options: Options, workers: int = 1,
     order = np.argsort(keys).astype(np.int32)
     ordered = keys[order]
     targets, moves, degree = [], [], np.zeros(count, dtype=np.int64)
-    for start, sources, chunk_moves, chunk_targets in _chunks(recorded.logs, ordered, order):
-        if len(sources):
-            by_source = _by_source(sources, start)
+    for start, offsets, chunk_moves, chunk_targets in _chunks(recorded.logs, ordered, order):
+        if len(offsets):
+            by_source = np.argsort(offsets, kind="stable")  # a radix sort when the offsets are 16-bit
             targets.append(chunk_targets[by_source])
-            moves.append(chunk_moves[by_source])
-            degree[start:start + _span(sources, start)] += np.bincount(sources - start)
+            moves.append(chunk_moves[by_source].astype(np.int32))
+            counts = np.bincount(offsets)
+            degree[start:start + len(counts)] += counts
     indptr = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(degree, out=indptr[1:])
     parent = recorded.parents[:count].astype(np.int64)
@@ -193,7 +194,7 @@ def _itemsize(compiled: CompiledModel) -> int:
 
 def _chunks(logs: list[EdgeLog], ordered: np.ndarray,
             order: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per expanded chunk (every worker's part, in order of the chunk's start): sources, moves, targets."""
+    """Per expanded chunk (every worker's part, in order of the chunk's start): source offsets, moves, targets."""
     parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for log in logs:
         for start, sources, moves, groups, ascending in log.chunks:
@@ -216,18 +217,6 @@ def _lookup(ordered: np.ndarray, order: np.ndarray, ascending: np.ndarray) -> np
     else:
         found[:] = NO_STATE
     return found
-
-
-def _span(sources: np.ndarray, start: int) -> int:
-    return int(sources.max()) - start + 1
-
-
-def _by_source(sources: np.ndarray, start: int) -> np.ndarray:
-    """A stable order of a chunk's edges by source (a radix sort on 16-bit offsets, when they fit)."""
-    offsets = sources - start
-    if _span(sources, start) <= 1 << 16:
-        return np.argsort(offsets.astype(np.uint16), kind="stable")
-    return np.argsort(offsets, kind="stable")
 
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:
