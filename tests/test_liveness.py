@@ -303,3 +303,15 @@ def test_fair_components_found_from_the_whole_graphs_components_match_the_plain_
     for region in (np.ones(graph.count, dtype=bool), np.arange(graph.count) % 2 == 0, np.arange(graph.count) % 3 != 1):
         plain = _refined(edges, region.copy(), np.full(graph.count, -1, dtype=np.int64), 0)
         assert _partition(fair_components(edges, region)) == _partition(plain)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_state_limit_leaves_a_consistent_incomplete_graph(workers: int) -> None:
+    spec, model = _load(jobs("property all_done: eventually forall j: Job | j.done"))
+    compiled = compile_model(spec, model)
+    whole = vector_graph(compiled, Options())
+    cut = vector_graph(compiled, Options(max_states=whole.count - 2), workers=workers, chunk_rows=2)
+    assert whole.incomplete is None and cut.incomplete == f"state limit {whole.count - 2:,} reached"
+    assert cut.count == whole.count - 2 == len(cut.rows) and cut.indptr[-1] == len(cut.targets)
+    assert cut.targets.max() < cut.count
+    assert all(cut.prefix(i)[-1].state == cut.state(i) for i in range(cut.count))
