@@ -29,6 +29,8 @@ def measure(model: str, mode: str) -> dict[str, object]:
 
     built = build(builtin_spec_path(), model)
     options = Options(stop_at_first=False)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     start = time.monotonic()
     if mode == "safety":
         result, _ = explore_vector(built.compiled, options)
@@ -41,6 +43,8 @@ def measure(model: str, mode: str) -> dict[str, object]:
                    "verdict": "violation" if run.violations else (run.incomplete or "ok"),
                    "violations": [v.property for v in run.violations]}
     figures["seconds"] = round(time.monotonic() - start, 2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 2)
     figures["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return figures
 
@@ -54,8 +58,8 @@ def main() -> None:
         print(json.dumps(measure(*args.one)))
         return
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    print("| model | check | states | transitions | seconds | peak MB | verdict | liveness / safety |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | check | states | transitions | seconds | CPU seconds | peak MB | verdict | liveness / safety |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for model in args.models:
         rows = {}
         for mode in ("safety", "liveness"):
@@ -63,12 +67,13 @@ def main() -> None:
                                   check=True)
             rows[mode] = json.loads(done.stdout.strip().splitlines()[-1])
         ratio = rows["liveness"]["seconds"] / max(rows["safety"]["seconds"], 1e-9)
+        cpu_ratio = rows["liveness"]["cpu_seconds"] / max(rows["safety"]["cpu_seconds"], 1e-9)
         for mode, figures in rows.items():
             detail = (f" (graph {figures['graph_seconds']} s + check {figures['check_seconds']} s)"
                       if mode == "liveness" else "")
+            ratios = f"{ratio:.2f}x (CPU {cpu_ratio:.2f}x)" if mode == "liveness" else ""
             print(f"| {model} | {mode} | {figures['states']:,} | {figures['transitions']:,} | {figures['seconds']}{detail} "
-                  f"| {figures['peak_mb']:,} | {figures['verdict']} | {f'{ratio:.2f}x' if mode == 'liveness' else ''} |",
-                  flush=True)
+                  f"| {figures['cpu_seconds']} | {figures['peak_mb']:,} | {figures['verdict']} | {ratios} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import reference_liveness as rl
 from hypothesis import HealthCheck, given, reject, settings
@@ -25,6 +26,7 @@ from kvolt.checker.frontend.diagnostics import SpecError
 from kvolt.checker.frontend.loader import load_text
 from kvolt.checker.frontend.resolver import resolve
 from kvolt.checker.liveness.check import check_properties
+from kvolt.checker.liveness.fair import Edges, _refined, fair_components
 from kvolt.checker.liveness.graph import StateGraph, scalar_graph, vector_graph
 from kvolt.checker.views.traces import state_to_itf
 
@@ -236,3 +238,80 @@ def test_both_engines_build_the_same_graph() -> None:
     assert (scalar.count, scalar.edge_count) == (vector.count, vector.edge_count)
     size = scalar.compiled.layout.size
     assert sorted(map(tuple, scalar.rows.tolist())) == sorted(tuple(r[:size]) for r in vector.rows.tolist())
+
+
+def _labelled_edges(graph: StateGraph) -> list[tuple[tuple[int, ...], int, tuple[int, ...] | None]]:
+    """Every transition as (source state, move, target state or None when the constraint discards it)."""
+    sources = graph.sources()
+    return sorted(((graph.state(int(s)), int(m), graph.state(int(t)) if t >= 0 else None)
+                   for s, m, t in zip(sources, graph.moves, graph.targets, strict=True)),
+                  key=lambda edge: (edge[0], edge[1], edge[2] or ()))
+
+
+def _same_graph(text: str) -> None:
+    try:
+        spec, model = _load(text)
+        compiled = compile_model(spec, model)
+        scalar = scalar_graph(compiled, Options(max_states=400))
+    except (SpecError, ExplorationError):
+        reject()
+    if scalar.incomplete:
+        reject()
+    one = vector_graph(compiled, Options(), chunk_rows=5)
+    two = vector_graph(compiled, Options(), workers=2, chunk_rows=5)
+    for name in ("rows", "indptr", "targets", "moves", "parent", "parent_move", "initial"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    assert one.count == scalar.count and one.depth == scalar.depth
+    assert _labelled_edges(one) == _labelled_edges(scalar)
+    for index in range(one.count):  # parent links are breadth-first: a shortest prefix, of real steps
+        prefix = one.prefix(index)
+        assert prefix[-1].state == one.state(index)
+        assert len(prefix) == len(scalar.prefix(scalar_index(scalar, one.state(index))))
+
+
+def scalar_index(graph: StateGraph, state: tuple[int, ...]) -> int:
+    return next(i for i in range(graph.count) if graph.state(i) == state)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SUPPRESS)
+@given(seeded_specs(temporal=True))
+def test_the_vector_search_records_the_scalar_engines_graph_with_any_workers(text: str) -> None:
+    """The default search's edge log (`explore_recorded`), chunked and shared by two workers, keeps
+    exactly the transitions the scalar explorer meets, constraint-discarded ones included."""
+    _same_graph(text)
+
+
+def _partition(labels: np.ndarray) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for state, label in enumerate(labels.tolist()):
+        if label >= 0:
+            groups.setdefault(label, set()).add(state)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=SUPPRESS)
+@given(seeded_specs(temporal=True))
+def test_fair_components_found_from_the_whole_graphs_components_match_the_plain_refinement(text: str) -> None:
+    """`fair_components` decomposes a region through the whole graph's components computed once (states
+    alone judged by `burdened`); the plain refinement of every state of the region must agree."""
+    try:
+        spec, model = _load(text)
+        graph = vector_graph(compile_model(spec, model), Options(max_states=2000))
+    except (SpecError, ExplorationError):
+        reject()
+    edges = Edges.of(graph)
+    for region in (np.ones(graph.count, dtype=bool), np.arange(graph.count) % 2 == 0, np.arange(graph.count) % 3 != 1):
+        plain = _refined(edges, region.copy(), np.full(graph.count, -1, dtype=np.int64), 0)
+        assert _partition(fair_components(edges, region)) == _partition(plain)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_state_limit_leaves_a_consistent_incomplete_graph(workers: int) -> None:
+    spec, model = _load(jobs("property all_done: eventually forall j: Job | j.done"))
+    compiled = compile_model(spec, model)
+    whole = vector_graph(compiled, Options())
+    cut = vector_graph(compiled, Options(max_states=whole.count - 2), workers=workers, chunk_rows=2)
+    assert whole.incomplete is None and cut.incomplete == f"state limit {whole.count - 2:,} reached"
+    assert cut.count == whole.count - 2 == len(cut.rows) and cut.indptr[-1] == len(cut.targets)
+    assert cut.targets.max() < cut.count
+    assert all(cut.prefix(i)[-1].state == cut.state(i) for i in range(cut.count))

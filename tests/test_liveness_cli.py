@@ -103,3 +103,18 @@ def test_the_views_mark_the_cycle(tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     assert run_cli("html", trace, "-o", str(page)).code == 0
     assert f'"loop": {violation["loop"]}' in page.read_text()
+
+
+def test_two_workers_build_the_liveness_graph_with_the_same_outcome(tmp_path: Path) -> None:
+    """`--workers 2` shares the liveness graph's search too: the same figures and the same lasso."""
+    reports, traces = [], []
+    for workers in ("1", "2"):
+        out = tmp_path / workers
+        result = run_cli("check", _spec(tmp_path), "--json", "--quiet", "--continue", "--workers", workers,
+                         "--out", str(out))
+        assert result.code == 1
+        report = json.loads(result.stdout)
+        reports.append({k: report["liveness"][k] for k in ("states", "transitions", "instances")})
+        traces.append([json.loads(Path(v["trace"]).read_text())["states"] for v in report["violations"]])
+    assert reports[0] == reports[1] and reports[0]["states"] == 9
+    assert traces[0] == traces[1]

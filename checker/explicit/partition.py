@@ -132,6 +132,43 @@ class ColumnBuffer:
         return self.flat[:width * count].reshape(width, count)
 
 
+@dataclass
+class EdgeLog:
+    """What a search recording its whole graph (for liveness) keeps beside the visited set: per chunk,
+    every transition expanded here and every state settled here, as arrays (no Python object per
+    edge or state). A transition's target is named by its chunk's distinct successor keys (ascending)
+    and its position among them; `checker/liveness/graph.py` turns keys into discovery indices."""
+
+    chunks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    # (chunk start, sources less the start, moves, target group int32, distinct keys ascending); the
+    # offsets and moves in 16 bits when they fit (a chunk has at most 65,536 rows by default)
+    discarded: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    # (chunk start, source offsets, moves) of successors the model's constraint discards
+    indices: list[np.ndarray] = field(default_factory=list)  # discovery indices of the states settled here
+    rows: list[np.ndarray] = field(default_factory=list)  # their compact rows
+    keys: list[np.ndarray] = field(default_factory=list)  # their keys
+    start: int = 0  # the first discovery index of the chunk being expanded
+
+    def transitions(self, sources: np.ndarray, moves: np.ndarray, groups: np.ndarray, ascending: np.ndarray) -> None:
+        self.chunks.append((self.start, _narrow(sources - self.start), _narrow(moves), groups.astype(np.int32),
+                            ascending))
+
+    def discard(self, sources: np.ndarray, moves: np.ndarray) -> None:
+        self.discarded.append((self.start, _narrow(sources - self.start), _narrow(moves)))
+
+    def settled(self, indices: np.ndarray, rows: np.ndarray, keys: np.ndarray) -> None:
+        self.indices.append(indices)
+        self.rows.append(rows)
+        self.keys.append(keys)
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative values in 16 bits when they fit, else in 32."""
+    if not len(values) or (values.min() >= 0 and values.max() < 1 << 16):
+        return values.astype(np.uint16)
+    return values.astype(np.int32)
+
+
 @dataclass(frozen=True)
 class WorkContext:
     """What every worker needs to expand rows: the compiled model and how states are keyed."""
@@ -147,6 +184,7 @@ class WorkContext:
     canonicalised: Visited = field(default_factory=Visited)  # raw keys of rows canonicalised (here or by others)
     recorded: list[np.ndarray] = field(default_factory=list)  # raw keys this process canonicalised, not yet shared
     share: bool = False  # whether other workers are told of them
+    edges: EdgeLog | None = None  # every transition and state, when the search records its graph (liveness)
 
     @property
     def routes_raw(self) -> bool:
@@ -219,6 +257,21 @@ def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return empty, empty
     position, differs = _key_runs(keys)
     return _ranked(position[np.flatnonzero(np.concatenate(([True], differs)))], len(keys))
+
+
+def key_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`first_occurrences` and, for every key, the rank of its value among the distinct ones, with
+    those values ascending: (first, by_key, group, ascending)."""
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, keys[:0]
+    position, differs = _key_runs(keys)
+    rank = np.concatenate(([0], np.cumsum(differs)))
+    group = np.empty(len(keys), dtype=np.int64)
+    group[position] = rank
+    starts = position[np.flatnonzero(np.concatenate(([True], differs)))]
+    first, by_key = _ranked(starts, len(keys))
+    return first, by_key, group, keys[starts]
 
 
 def _key_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -303,6 +356,8 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
             keep = allowed_rows(vector, int64_columns(chosen, context.width, context.constraint_columns))
         except SpecRuntimeError:
             return _empty_work(chunk, fired, failed=True)
+        if context.edges is not None:
+            _log_discarded(context.edges, indices, parents, moves, valid, keep)
         valid = np.flatnonzero(keep) if valid is None else valid[keep]
     fingerprints = context.fingerprints
     if context.exact:
@@ -311,7 +366,12 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
         keys = fingerprints.raw(successors)
         if valid is not None:
             keys = keys[valid]
-    first, by_key = first_occurrences(keys)
+    if context.edges is not None:
+        first, by_key, group, ascending = key_groups(keys)
+        real = slice(None) if valid is None else valid
+        context.edges.transitions(indices[parents[real]], moves[real], group, ascending)
+    else:
+        first, by_key = first_occurrences(keys)
     candidates = first if valid is None else valid[first]
     keys = keys[first]
     if fingerprints.orbit is not None and not context.exact:
@@ -326,6 +386,14 @@ def work_chunk(context: WorkContext, chunk: np.ndarray, indices: np.ndarray,
         first, by_key = first_occurrences(keys)
         candidates, keys, rows = candidates[first], keys[first], take_rows(rows, first)
     return ChunkWork(rows, keys, by_key, indices[parents[candidates]], moves[candidates], fired, generated)
+
+
+def _log_discarded(log: EdgeLog, indices: np.ndarray, parents: np.ndarray, moves: np.ndarray,
+                   valid: np.ndarray | None, keep: np.ndarray) -> None:
+    """Record the successors the constraint discards: their actions are enabled all the same."""
+    dropped = np.flatnonzero(~keep) if valid is None else valid[~keep]
+    if len(dropped):
+        log.discard(indices[parents[dropped]], moves[dropped])
 
 
 def _valid_rows(pieces: list, fired: np.ndarray) -> np.ndarray | None:
@@ -568,6 +636,7 @@ class Partition:
         self.next64: np.ndarray | None = None  # the int64 columns of next_rows, when it is one small piece
         self.next_index: list[np.ndarray] = []
         self.pending: np.ndarray | None = None  # the last chunk's new rows, in discovery order, waiting for indices
+        self.pending_keys: np.ndarray | None = None  # their keys, when the search records its graph
         self.pending64: np.ndarray | None = None  # their int64 columns, when the invariant check made them
         self.check_columns = ColumnBuffer()
         self.own: tuple[Share, np.ndarray, np.ndarray] | None = None  # the candidates found here and owned here
@@ -640,6 +709,8 @@ class Partition:
             self.raw_unread = 0
         low, high = np.searchsorted(self.frontier_index, [start, stop])
         whole = self.frontier64 is not None and low == 0 and high == len(self.frontier)
+        if self.context.edges is not None:
+            self.context.edges.start = start
         work = work_chunk(self.context, self.frontier[low:high], self.frontier_index[low:high],
                           self.frontier64 if whole else None, canonicalise=not self.context.routes_raw)
         self.frontier64 = None  # read once (a level of one chunk): its memory may go to the next buffer
@@ -726,6 +797,9 @@ class Partition:
         else:
             found = [take_rows(candidates, where) for candidates, where in zip(rows, found_at, strict=True)]
             self.pending = take_rows(np.concatenate(found), discovery)
+        if self.context.edges is not None:  # the keys in the order of the rows
+            by_sender = keys if self.count == 1 else np.concatenate([keys[sender == o] for o in range(self.count)])
+            self.pending_keys = by_sender[discovery]
         self.pending64 = None
         return Absorbed(order, *self._check(self.pending, order, invariants))
 
@@ -751,6 +825,12 @@ class Partition:
         assert self.pending is not None
         return self.pending
 
+    def edge_log(self, settle: tuple[int, np.ndarray | None] | None) -> EdgeLog | None:
+        """At the end of a search that records its graph: what this worker recorded (the last chunk settled)."""
+        if settle is not None and self.pending is not None:
+            self._settle(*settle)
+        return self.context.edges
+
     def visited_bytes(self) -> int:
         return self.visited.nbytes()
 
@@ -761,6 +841,8 @@ class Partition:
         indices = (np.arange(first_index, first_index + len(self.pending), dtype=np.int64) if owners is None
                    else first_index + np.flatnonzero(owners == self.me))
         assert len(indices) == len(self.pending)
+        if self.context.edges is not None and self.pending_keys is not None:
+            self.context.edges.settled(indices, self.pending, self.pending_keys)
         # a level made of one chunk's new rows keeps their int64 columns for its expansion (bounded:
         # about one chunk's worth); a bigger level is concatenated, and copying them would cost as
         # much as making them again

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ from kvolt.checker.engine import ExplorationError, Options, Result, SearchClock,
 from kvolt.checker.explicit import checkpoint
 from kvolt.checker.explicit.checkpoint import Checkpoints
 from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype, visited_keys
-from kvolt.checker.explicit.partition import PARENT_BITS, Absorbed, WorkContext, Workers, int64_columns
+from kvolt.checker.explicit.partition import PARENT_BITS, Absorbed, EdgeLog, WorkContext, Workers, int64_columns
 from kvolt.checker.explicit.vector import allowed_rows, compile_vector, expand, first_failures
 
 PoolFactory = Callable[[WorkContext, int, "np.ndarray | None", "np.ndarray | None", "str | None"], Any]
@@ -67,6 +67,30 @@ def explore_vector(scalar: CompiledModel, options: Options | None = None, exact:
     return search.run()
 
 
+@dataclass
+class Recorded:
+    """The whole graph a recording search met (`explore_recorded`): parent links and every worker's log."""
+
+    parents: np.ndarray  # uint32, NO_PARENT for an initial state
+    moves: np.ndarray  # the move from the parent
+    initial_rows: np.ndarray  # int64 rows of the initial states (discovery indices 0, 1, ...)
+    initial_keys: np.ndarray
+    logs: list[EdgeLog]
+
+
+def explore_recorded(scalar: CompiledModel, options: Options, workers: int = 1,
+                     chunk_rows: int | None = None) -> tuple[Result, Recorded]:
+    """The default search without symmetry and without invariants, recording every transition and
+    state (the liveness graph) at the cost of a few arrays appended per chunk."""
+    search = _Search(scalar, replace(options, symmetry=False), False, chunk_rows, workers, record=True)
+    search.invariants = []
+    result, _ = search.run()
+    assert search.initial_rows is not None and search.initial_keys is not None
+    recorded = Recorded(np.concatenate(search.parents), np.concatenate(search.moves), search.initial_rows,
+                        search.initial_keys, search.logs)
+    return result, recorded
+
+
 def work_context(scalar: CompiledModel, options: Options, exact: bool, chunk_rows: int | None,
                  workers: int) -> WorkContext:
     """What a worker of such a search needs (for workers that are not forked from the coordinator)."""
@@ -75,7 +99,7 @@ def work_context(scalar: CompiledModel, options: Options, exact: bool, chunk_row
 
 class _Search:
     def __init__(self, scalar: CompiledModel, options: Options, exact: bool, chunk_rows: int | None,
-                 workers: int, checkpoints: Checkpoints | None = None) -> None:
+                 workers: int, checkpoints: Checkpoints | None = None, record: bool = False) -> None:
         self.scalar = scalar
         self.vector = compile_vector(scalar)
         self.options = options
@@ -102,7 +126,10 @@ class _Search:
         self.violations: list[Violation] = []
         self.incomplete: str | None = None
         self.clock = SearchClock(options)
-        self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base, share=workers > 1)
+        self.context = WorkContext(self.vector, self.fingerprints, exact, width, self.move_base, share=workers > 1,
+                                   edges=EdgeLog() if record else None)
+        self.initial_keys: np.ndarray | None = None
+        self.logs: list[EdgeLog] = []
         self.pool: Any = None  # Workers, or another pool with its `call` and `close`
         self.sequence = 0  # chunks asked for so far: names the files the workers exchange
         self.settle: list[tuple[int, np.ndarray | None]] | None = None  # where the last chunk's new states go
@@ -137,6 +164,8 @@ class _Search:
                 if level:
                     self.depth += 1
             self.visited_bytes = sum(self.pool.call("visited_bytes", [()] * self.workers))
+            if self.context.edges is not None:
+                self.logs = self.pool.call("edge_log", [(s,) for s in self.settle or [None] * self.workers])
         finally:
             self.pool.close()
         return self._result()
@@ -187,7 +216,7 @@ class _Search:
         _, first = np.unique(keys, return_index=True)
         first.sort()
         rows, keys = rows[first], keys[first]
-        self.initial_rows = rows
+        self.initial_rows, self.initial_keys = rows, keys
         self.distinct = len(rows)
         self.parents.append(np.full(len(rows), NO_PARENT, dtype=np.uint32))
         self.moves.append(np.zeros(len(rows), dtype=self.move_dtype))

@@ -24,13 +24,12 @@ import numpy as np
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError, compile_predicate, decode_value
 from kvolt.checker.engine import ExplorationError, Step, Violation
-from kvolt.checker.explicit.partition import ColumnBuffer, int64_columns
-from kvolt.checker.explicit.vector import SuspectRows, compile_predicate_vector
+from kvolt.checker.explicit.vector import SuspectRows, _Rows, compile_predicate_vector
 from kvolt.checker.frontend import ir
 from kvolt.checker.liveness.fair import Edges, Lasso, bfs, cycle_in, fair_components
 from kvolt.checker.liveness.graph import StateGraph
 
-_CHUNK = 65536
+_CHUNK = 1 << 18  # rows per predicate evaluation (only the columns read are made int64)
 
 
 @dataclass(frozen=True)
@@ -165,16 +164,39 @@ def evaluate_many(graph: StateGraph, formulas: list[tuple[ir.Expr, dict[str, int
     predicates = [compile_predicate_vector(compiled, expr, env) for expr, env, _ in formulas]
     width = compiled.layout.size
     values = [np.zeros(graph.count, dtype=bool) for _ in formulas]
-    buffer = ColumnBuffer()  # reused: a fresh array's pages cost more to fault in than to fill
     for start in range(0, graph.count, _CHUNK):
         rows = graph.rows[start:start + _CHUNK]
-        columns = int64_columns(rows, width, buffer)  # column-major, as predicates read
+        columns = _Columns(rows, width)  # only the columns the formulas read, each made once
         for (expr, env, where), predicate, value in zip(formulas, predicates, values, strict=True):
             try:
                 value[start:start + len(rows)] = predicate(columns)
             except SuspectRows:
                 _raise_exact(graph, expr, env, where, start, len(rows))
     return values
+
+
+class _Columns(_Rows):
+    """A chunk of compact rows as predicates read them: each column made int64 when first read, once
+    for every formula (a formula reads a few of a state's columns)."""
+
+    def __init__(self, rows: np.ndarray, width: int) -> None:
+        self.rows, self.width = rows, width
+        self.columns: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        if isinstance(key, tuple):  # (slice(None), column)
+            column = int(key[1])
+            got = self.columns.get(column)
+            if got is None:
+                got = self.columns[column] = self.rows[:, column].astype(np.int64)
+            return got
+        return self.rows[key, :self.width].astype(np.int64)  # whole rows (suspect ones, per-row offsets)
+
+    def full(self) -> np.ndarray:
+        return self.rows[:, :self.width].astype(np.int64)
 
 
 def _raise_exact(graph: StateGraph, expr: ir.Expr, env: dict[str, int], where: str, start: int, count: int) -> None:

@@ -40,7 +40,7 @@ survive the quotient; exploring every state keeps the check exact.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -73,14 +73,47 @@ class Edges:
     safe_targets: np.ndarray  # targets, with 0 for a discarded successor (so they can index arrays)
     cycle_edge: np.ndarray  # bool per edge: a cycle may take it (a real target, not a finite move)
     edge_level: np.ndarray  # per edge: 1 weak, 2 strong, 0 no obligation (unfair or finite)
+    cyclic: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # the cycle edges inside one strongly connected component of the whole graph (self-loops included)
+    burdened: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # per state: some fair binding enabled there is not taken by a self-loop (the state alone is no fair cycle)
 
     @classmethod
     def of(cls, graph: StateGraph) -> Edges:
+        """The edges' fairness, and the whole graph's components once (every region's refine them)."""
         level = move_fairness(graph.compiled)
         per_edge = level[graph.moves] if len(graph.moves) else np.zeros(0, dtype=np.int8)
         cycle_edge = (graph.targets >= 0) & (per_edge != FINITE)
-        return cls(graph, graph.sources(), level, np.where(graph.targets >= 0, graph.targets, 0), cycle_edge,
-                   np.where(per_edge == FINITE, 0, per_edge).astype(np.int8))
+        edges = cls(graph, graph.sources(), level, np.where(graph.targets >= 0, graph.targets, 0), cycle_edge,
+                    np.where(per_edge == FINITE, 0, per_edge).astype(np.int8))
+        labels = _whole_components(edges)
+        edges.cyclic = np.flatnonzero(cycle_edge & (labels[edges.sources] == labels[edges.safe_targets]))
+        edges.burdened = _burdened(edges)
+        return edges
+
+
+def _whole_components(edges: Edges) -> np.ndarray:
+    """The strongly connected component of every state over the cycle edges, straight from the CSR."""
+    graph = edges.graph
+    kept = edges.cycle_edge
+    indptr = np.zeros(graph.count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edges.sources[kept], minlength=graph.count)[:graph.count], out=indptr[1:])
+    indices = graph.targets[kept]
+    matrix = csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(graph.count, graph.count))
+    return connected_components(matrix, directed=True, connection="strong")[1]
+
+
+def _burdened(edges: Edges) -> np.ndarray:
+    """Per state: whether a fair binding enabled there is not taken by one of its self-loops."""
+    graph = edges.graph
+    obliged = np.flatnonzero(edges.edge_level > 0)
+    loops = edges.cyclic[edges.sources[edges.cyclic] == edges.safe_targets[edges.cyclic]]
+    span = np.int64(len(edges.level) + 1)
+    keys = edges.sources[obliged].astype(np.int64) * span + graph.moves[obliged]
+    unmet = obliged
+    if len(loops):
+        unmet = obliged[~np.isin(keys, edges.sources[loops].astype(np.int64) * span + graph.moves[loops])]
+    return np.bincount(edges.sources[unmet], minlength=graph.count)[:graph.count] > 0
 
 
 def edges_from(graph: StateGraph, nodes: np.ndarray) -> np.ndarray:
@@ -115,13 +148,39 @@ def components(edges: Edges, inside: np.ndarray, leaving: np.ndarray | None = No
 def fair_components(edges: Edges, region: np.ndarray) -> np.ndarray:
     """A label per state: the fair component it belongs to within `region` (-1: in none). See the module notes.
 
-    Work is proportional to the edges leaving the region, not to the whole graph.
+    A cycle of the region lies inside one component of the whole graph, so the region's components
+    of several states are found among `edges.cyclic` alone; every other state of the region is a
+    component by itself, fair exactly when it is not `burdened`. The refinement below runs only on
+    the components of several states.
     """
     graph = edges.graph
-    span = np.int64(len(edges.level) + 1)
-    candidates = region.copy()
     fair = np.full(graph.count, -1, dtype=np.int64)
-    next_label = 0
+    several = _in_cycles(edges, region)
+    alone = np.flatnonzero(region & ~several & ~edges.burdened)
+    fair[alone] = np.arange(len(alone))
+    return _refined(edges, several, fair, len(alone))
+
+
+def _in_cycles(edges: Edges, region: np.ndarray) -> np.ndarray:
+    """The states of the region that lie in a component of the region of at least two states."""
+    cyclic = edges.cyclic
+    inner = cyclic[region[edges.sources[cyclic]] & region[edges.safe_targets[cyclic]]]
+    inner = inner[edges.sources[inner] != edges.safe_targets[inner]]
+    several = np.zeros(len(region), dtype=bool)
+    if not len(inner):
+        return several
+    nodes, local = np.unique(np.concatenate([edges.sources[inner], edges.safe_targets[inner]]), return_inverse=True)
+    src, dst = local[:len(inner)], local[len(inner):]
+    matrix = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(len(nodes), len(nodes)))
+    _, labels = connected_components(matrix, directed=True, connection="strong")
+    several[nodes[np.bincount(labels)[labels] > 1]] = True
+    return several
+
+
+def _refined(edges: Edges, candidates: np.ndarray, fair: np.ndarray, next_label: int) -> np.ndarray:
+    """Label the fair components among `candidates` (whole components of the region) from `next_label` on."""
+    graph = edges.graph
+    span = np.int64(len(edges.level) + 1)
     while candidates.any():
         leaving = edges_from(graph, np.flatnonzero(candidates))
         labels = components(edges, candidates, leaving)

@@ -8,24 +8,29 @@ because the action is still *enabled* there, which fairness must know (see NOTE(
 prefixes are rebuilt from. No Python object per state or edge: int32 arrays only.
 
 Two builders, one per engine: `scalar_graph` records the scalar explorer's transitions through its
-edge hook; `vector_graph` runs its own breadth-first search over whole frontiers with the vector
-engine's successor functions, looking successors up by 64-bit fingerprint in sorted runs of keys.
-Both explore without symmetry reduction (NOTE(symmetry) in `fair.py`).
+edge hook; `vector_graph` runs the default vector search itself (`explore_recorded`, any number of
+workers), whose edge log keeps per chunk the transitions' sources and moves and their targets as
+positions among the chunk's distinct successor keys (which the search sorts anyway); at the end
+every key is looked up once among the states' keys, sorted once. Both explore without symmetry
+reduction (NOTE(symmetry) in `fair.py`).
 """
 
 from __future__ import annotations
 
+import time
 from array import array
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.engine import ExplorationError, Options, SearchClock, Step
+from kvolt.checker.compiler import CompiledModel
+from kvolt.checker.engine import Options, Step
 from kvolt.checker.explicit.explorer import explore_recording
-from kvolt.checker.explicit.fingerprint import Fingerprints, storage_dtype
-from kvolt.checker.explicit.partition import ColumnBuffer, int64_columns, take_rows
-from kvolt.checker.explicit.vector import Sink, VectorModel, allowed_rows, compile_vector, expand_into
+from kvolt.checker.explicit.fingerprint import storage_dtype
+from kvolt.checker.explicit.partition import EdgeLog
+from kvolt.checker.explicit.vector_search import NO_PARENT as NO_PARENT_LINK
+from kvolt.checker.explicit.vector_search import Recorded, explore_recorded
 
 NO_STATE = -1
 
@@ -134,214 +139,90 @@ def scalar_graph(compiled: CompiledModel, options: Options) -> StateGraph:
 # ---------------------------------------------------------------- the vector engine
 
 
-class _KeyIndex:
-    """Fingerprint -> discovery index, in sorted runs merged when two grow alike (as `Visited` does)."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """The index of each key, -1 when unknown (distinct keys are searched in ascending order: cache-friendly)."""
-        distinct, inverse = np.unique(keys, return_inverse=True)
-        found = np.full(len(distinct), NO_STATE, dtype=np.int64)
-        for run_keys, run_ids in self.runs:
-            position = np.searchsorted(run_keys, distinct)
-            position[position == len(run_keys)] = 0
-            hit = run_keys[position] == distinct
-            found[hit] = run_ids[position[hit]]
-        return found[inverse.reshape(-1)]
-
-    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        if not len(keys):
-            return
-        order = np.argsort(keys, kind="stable")
-        self.runs.append((keys[order], ids[order]))
-        while len(self.runs) >= 2 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-            (k2, i2), (k1, i1) = self.runs.pop(), self.runs.pop()
-            keys_all, ids_all = np.concatenate([k1, k2]), np.concatenate([i1, i2])
-            order = np.argsort(keys_all, kind="stable")
-            self.runs.append((keys_all[order], ids_all[order]))
-
-
-@dataclass
-class _Growing:
-    """A growing 1-D or 2-D array with amortised appends."""
-
-    data: np.ndarray
-    used: int = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        need = self.used + len(values)
-        if need > len(self.data):
-            grown = np.empty((max(need, 2 * len(self.data)), *self.data.shape[1:]), dtype=self.data.dtype)
-            grown[:self.used] = self.data[:self.used]
-            self.data = grown
-        self.data[self.used:need] = values
-        self.used = need
-
-    def view(self) -> np.ndarray:
-        return self.data[:self.used]
-
-
-def vector_graph(compiled: CompiledModel, options: Options, vector: VectorModel | None = None,
-                 chunk_rows: int = 32768) -> StateGraph:
-    """Breadth-first search over whole frontiers (vector engine), keeping every transition."""
-    vector = vector or compile_vector(compiled)
-    clock = SearchClock(options)
-    width = compiled.layout.size
-    dtype = storage_dtype(compiled.layout)
-    fingerprints = Fingerprints(vector, width, dtype, symmetry=False)
-    base = move_base(compiled)
-    rows0 = np.array(compiled.initial_states, dtype=np.int64).reshape(-1, width)
-    rows0 = rows0[_allowed(vector, rows0, ())]
-    compact0 = fingerprints.compact(rows0)
-    keys0 = fingerprints.raw(compact0)
-    _, first = np.unique(keys0, return_index=True)
-    first.sort()
-    compact0, keys0 = compact0[first], keys0[first]
-    index = _KeyIndex()
-    index.add(keys0, np.arange(len(keys0), dtype=np.int64))
-    rows = _Growing(compact0.copy())
-    rows.used = len(compact0)
-    parent = _Growing(np.full(len(compact0), -1, dtype=np.int32), len(compact0))
-    parent_move = _Growing(np.zeros(len(compact0), dtype=np.int32), len(compact0))
-    targets = _Growing(np.zeros(1024, dtype=np.int32))
-    moves = _Growing(np.zeros(1024, dtype=np.int32))
-    degree = _Growing(np.zeros(1024, dtype=np.int64))
-    level_start, level_stop, depth = 0, len(compact0), 0
-    incomplete: str | None = None
-    graph_parts = (rows, parent, parent_move)
-    buffers = _Buffers()
-    while level_start < level_stop and incomplete is None:
-        if options.max_depth is not None and depth >= options.max_depth:
-            incomplete = f"depth limit {options.max_depth} reached"
-            break
-        for start in range(level_start, level_stop, chunk_rows):
-            stop = min(level_stop, start + chunk_rows)
-            incomplete = _expand_chunk(compiled, vector, fingerprints, index, graph_parts, targets, moves, degree,
-                                       start, stop, base, options, buffers)
-            incomplete = incomplete or clock.tick(depth, rows.used, targets.used, rows.used - stop)
-            if incomplete:
-                break
-        if incomplete:
-            break
-        level_start, level_stop = level_stop, rows.used
-        if level_stop > level_start:
-            depth += 1
-    count = rows.used
-    expanded = degree.used
+def vector_graph(compiled: CompiledModel, options: Options, workers: int = 1,
+                 chunk_rows: int | None = None) -> StateGraph:
+    """The default vector search (`explore_recorded`: no symmetry, no invariants) with its edge log,
+    turned into CSR: every target key looked up once among the states' keys, sorted once."""
+    started = time.monotonic()
+    result, recorded = explore_recorded(compiled, replace(options, stop_at_first=True), workers, chunk_rows)
+    count = result.distinct_states
+    rows, keys = _states(compiled, recorded, count)
+    order = np.argsort(keys).astype(np.int32)
+    ordered = keys[order]
+    targets, moves, degree = [], [], np.zeros(count, dtype=np.int64)
+    for start, offsets, chunk_moves, chunk_targets in _chunks(recorded.logs, ordered, order):
+        if len(offsets):
+            by_source = np.argsort(offsets, kind="stable")  # a radix sort when the offsets are 16-bit
+            targets.append(chunk_targets[by_source])
+            moves.append(chunk_moves[by_source].astype(np.int32))
+            counts = np.bincount(offsets)
+            degree[start:start + len(counts)] += counts
     indptr = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(degree.view(), out=indptr[1:expanded + 1])
-    indptr[expanded + 1:] = indptr[expanded]
-    parents = parent.view().copy()
-    return StateGraph(compiled, rows.view(), indptr, targets.view(), moves.view(), parents,
-                      parent_move.view().copy(), np.flatnonzero(parents < 0).astype(np.int32), base, depth,
-                      clock.seconds, incomplete)
+    np.cumsum(degree, out=indptr[1:])
+    parent = recorded.parents[:count].astype(np.int64)
+    parent[parent == NO_PARENT_LINK] = NO_STATE
+    initial = np.flatnonzero(parent < 0).astype(np.int32)
+    return StateGraph(compiled, rows, indptr, _joined(targets), _joined(moves), parent.astype(np.int32),
+                      recorded.moves[:count].astype(np.int32), initial, move_base(compiled), result.depth,
+                      time.monotonic() - started, result.incomplete_reason)
 
 
-@dataclass
-class _Buffers:
-    """Memory one search reuses from chunk to chunk (a fresh array's pages cost more to fault in than
-    to fill), as the safety search does."""
-
-    sink: Sink = field(default_factory=Sink)
-    guards: ColumnBuffer = field(default_factory=ColumnBuffer)
-    constraint: ColumnBuffer = field(default_factory=ColumnBuffer)
-
-
-
-def _columns(rows: np.ndarray, width: int, buffer: ColumnBuffer) -> np.ndarray:
-    """The first `width` columns as a column-major int64 array (what guards and predicates read),
-    transposed in cache-sized blocks (`partition.int64_columns`) into reused memory."""
-    return int64_columns(rows, width, buffer)
-
-
-def _allowed(vector: VectorModel, rows: np.ndarray, trace: tuple[Step, ...]) -> np.ndarray:
-    try:
-        return allowed_rows(vector, rows)
-    except SpecRuntimeError as error:
-        raise ExplorationError(error.message, error.span, "the model's constraint", trace) from None
-
-
-def _expand_chunk(compiled: CompiledModel, vector: VectorModel, fingerprints: Fingerprints, index: _KeyIndex,
-                  graph_parts: tuple[_Growing, _Growing, _Growing], targets: _Growing, moves: _Growing,
-                  degree: _Growing, start: int, stop: int, base: np.ndarray, options: Options,
-                  buffers: _Buffers) -> str | None:
-    """Expand states [start, stop): their transitions (sorted by source) and the new states they reach."""
-    rows, parent, parent_move = graph_parts
+def _states(compiled: CompiledModel, recorded: Recorded, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every state's compact row and key, by discovery index (the workers' logs put together)."""
     width = compiled.layout.size
-    compact = rows.data[start:stop]
-    try:
-        expand_into(vector, _columns(compact, width, buffers.guards), compact, buffers.sink)
-    except SpecRuntimeError:
-        _raise_exact(compiled, rows, parent, parent_move, base, start, stop)
-        raise
-    sources, moves_of, positions = [], [], []
-    for action, binding, idx, first, last, ok in buffers.sink.pieces:
-        parents = np.arange(len(compact)) if idx is None else idx
-        where = np.arange(first, last)
-        if ok is not None:
-            parents, where = parents[ok], where[ok]
-        sources.append(parents)
-        moves_of.append(np.full(len(parents), base[action] + binding, dtype=np.int64))
-        positions.append(where)
-    if not sources or not sum(len(p) for p in positions):
-        degree.extend(np.zeros(stop - start, dtype=np.int64))
-        return None
-    source = np.concatenate(sources).astype(np.int64) + start
-    move = np.concatenate(moves_of)
-    successors = take_rows(buffers.sink.successors(), np.concatenate(positions))
-    keys = fingerprints.raw(successors)
-    found = index.find(keys)
-    unknown = np.flatnonzero(found == NO_STATE)
-    if vector.constraint is not None and len(unknown):
-        # a state already found passed the constraint: only unknown successors need it, each once
-        _, first, inverse = np.unique(keys[unknown], return_index=True, return_inverse=True)
-        allowed = _allowed(vector, _columns(successors[unknown[first]], width, buffers.constraint), ())
-        unknown = unknown[allowed[inverse.reshape(-1)]]  # the others stay -1: discarded successors
-    # new states: in (move, parent) order as a breadth-first search meets them
-    new = unknown
-    incomplete = None
-    if len(new):
-        order = np.lexsort((source[new], move[new]))
-        new = new[order]
-        new_keys = keys[new]
-        unique_keys, first, inverse = np.unique(new_keys, return_index=True, return_inverse=True)
-        chosen = np.sort(first)
-        if options.max_states is not None and rows.used + len(chosen) > options.max_states:
-            chosen = chosen[:max(0, options.max_states - rows.used)]
-            incomplete = f"state limit {options.max_states:,} reached"
-        ids = np.full(len(unique_keys), NO_STATE, dtype=np.int64)
-        rank = np.searchsorted(unique_keys, new_keys[chosen])
-        ids[rank] = rows.used + np.arange(len(chosen))
-        found[new] = ids[inverse.reshape(-1)]
-        index.add(new_keys[chosen], rows.used + np.arange(len(chosen), dtype=np.int64))
-        rows.extend(successors[new[chosen]])
-        parent.extend(source[new[chosen]].astype(np.int32))
-        parent_move.extend(move[new[chosen]].astype(np.int32))
-    if rows.used >= 2**31 - 1:
-        raise MemoryError("more than 2 billion states: beyond what int32 edges can address")
-    by_source = np.argsort(source, kind="stable")
-    targets.extend(found[by_source].astype(np.int32))
-    moves.extend(move[by_source].astype(np.int32))
-    degree.extend(np.bincount(source - start, minlength=stop - start).astype(np.int64))
-    return incomplete
+    first = recorded.initial_rows
+    padded = -(-width * _itemsize(compiled) // 8) * 8 // _itemsize(compiled)
+    rows = np.zeros((count, padded), dtype=storage_dtype(compiled.layout))
+    keys = np.zeros(count, dtype=np.uint64)
+    rows[:len(first), :width] = first
+    keys[:len(first)] = recorded.initial_keys
+    for log in recorded.logs:
+        for indices, chunk_rows, chunk_keys in zip(log.indices, log.rows, log.keys, strict=True):
+            kept = indices < count  # a state limit keeps only the first of a chunk's new states
+            if len(indices) and indices[-1] - indices[0] == len(indices) - 1 and kept.all():
+                rows[indices[0]:indices[-1] + 1] = chunk_rows
+                keys[indices[0]:indices[-1] + 1] = chunk_keys
+            else:
+                rows[indices[kept]] = chunk_rows[kept]
+                keys[indices[kept]] = chunk_keys[kept]
+    return rows, keys
 
 
-def _raise_exact(compiled: CompiledModel, rows: _Growing, parent: _Growing, parent_move: _Growing,
-                 base: np.ndarray, start: int, stop: int) -> None:
-    """Some state in [start, stop) makes an action evaluate something undefined: report it exactly."""
-    width = compiled.layout.size
-    for index in range(start, stop):
-        state = tuple(int(v) for v in rows.data[index, :width])
-        for action in compiled.actions:
-            try:
-                action.successors(state, [])
-            except SpecRuntimeError as error:
-                partial = StateGraph(compiled, rows.view(), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32),
-                                     np.zeros(0, dtype=np.int32), parent.view(), parent_move.view(),
-                                     np.zeros(0, dtype=np.int32), base, 0, 0.0)
-                raise ExplorationError(error.message, error.span, action.name, tuple(partial.prefix(index))) from None
+def _itemsize(compiled: CompiledModel) -> int:
+    return storage_dtype(compiled.layout).itemsize
+
+
+def _chunks(logs: list[EdgeLog], ordered: np.ndarray,
+            order: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per expanded chunk (every worker's part, in order of the chunk's start): source offsets, moves, targets."""
+    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for log in logs:
+        for start, sources, moves, groups, ascending in log.chunks:
+            parts.setdefault(start, []).append((sources, moves, _lookup(ordered, order, ascending)[groups]))
+        for start, sources, moves in log.discarded:
+            parts.setdefault(start, []).append((sources, moves, np.full(len(sources), NO_STATE, dtype=np.int32)))
+        log.chunks, log.discarded = [], []  # read once: their memory goes as the CSR grows
+    for start in sorted(parts):
+        pieces = parts.pop(start)
+        yield start, _joined([p[0] for p in pieces]), _joined([p[1] for p in pieces]), _joined([p[2] for p in pieces])
+
+
+def _lookup(ordered: np.ndarray, order: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """The discovery index of each key (ascending, so the search walks `ordered` once), -1 when unknown."""
+    position = np.searchsorted(ordered, ascending)
+    position[position == len(ordered)] = 0
+    found = order[position] if len(ordered) else np.zeros(len(ascending), dtype=np.int32)
+    if len(ordered):
+        found[ordered[position] != ascending] = NO_STATE  # discarded by a limit
+    else:
+        found[:] = NO_STATE
+    return found
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    if not arrays:
+        return np.zeros(0, dtype=np.int32)
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 __all__ = ["StateGraph", "scalar_graph", "vector_graph"]

@@ -55,13 +55,14 @@ def fairness_summary(compiled: CompiledModel) -> dict[str, list[str]]:
 
 
 def check_liveness(compiled: CompiledModel, options: Options, engine: str = "vector",
-                   keep_going: bool = False) -> LivenessRun:
-    """Explore the whole state graph (no symmetry reduction) and check the model's temporal properties."""
+                   keep_going: bool = False, workers: int = 1) -> LivenessRun:
+    """Explore the whole state graph (no symmetry reduction; the vector engine's search with `workers`
+    processes) and check the model's temporal properties."""
     run = LivenessRun(compiled.model.properties, constrained=compiled.constraint is not None,
                       fairness=fairness_summary(compiled))
     graph_options = replace(options, symmetry=False)
-    build = vector_graph if engine == "vector" else scalar_graph
-    graph = build(compiled, graph_options)
+    graph = (vector_graph(compiled, graph_options, workers) if engine == "vector"
+             else scalar_graph(compiled, graph_options))
     run.graph = graph
     run.states, run.transitions, run.depth = graph.count, graph.edge_count, graph.depth
     run.graph_seconds, run.graph_bytes = graph.seconds, graph.nbytes

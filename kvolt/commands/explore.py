@@ -117,7 +117,8 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
             result = explore(built.compiled, options)
     liveness = None
     if temporal:
-        liveness, result = _check_temporal(built.compiled, options, engine, keep_going, result)
+        liveness, result = _check_temporal(built.compiled, options, engine, keep_going, result,
+                                           workers if ranks is None else 1)
     assert result is not None
     trace_files: dict[str, str] = {}
     unwritten: list[str] = []
@@ -168,11 +169,11 @@ def _cluster_rank(built: Built, options: Options, exact: bool, checkpoints: Chec
 
 
 def _check_temporal(compiled: CompiledModel, options: Options, engine: str, keep_going: bool,
-                    safety: Result | None) -> tuple[LivenessRun | None, Result]:
+                    safety: Result | None, workers: int = 1) -> tuple[LivenessRun | None, Result]:
     """The temporal properties, after the invariants (unless their search stopped: no verdict then)."""
     if safety is not None and (safety.incomplete_reason or (safety.violations and not keep_going)):
         return None, safety
-    run = check_liveness(compiled, options, engine, keep_going)
+    run = check_liveness(compiled, options, engine, keep_going, workers)
     if safety is None:
         return run, graph_result(run, compiled)
     safety.violations.extend(run.violations)
