@@ -25,11 +25,13 @@ def load_spec(path: str | Path, sources: SourceMap | None = None) -> ir.Spec:
 
 def choose_model(spec: ir.Spec, name: str | None, invariants: tuple[str, ...] = (),
                  properties: tuple[str, ...] = ()) -> ir.Model:
-    """The named model (or the spec's default), restricted to `invariants` and `properties` when either is given."""
+    """The named model (else the first `check on model`, else the default), restricted to `invariants`/`properties`."""
     names = [m.name for m in spec.models]
     if not names:
         raise SpecError(Diagnostic("M010", f"{spec.file} declares no model",
                                    notes=("add one: model tiny default { KIND = 1 ... }",)))
+    if name is None and spec.check_models:
+        name = spec.check_models[0]  # a variant checked on a model of its own: the first it names
     if name is None:
         if not spec.default_model:
             raise SpecError(Diagnostic("M011", f"{spec.file} has several models and none is marked default",

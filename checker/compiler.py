@@ -350,6 +350,8 @@ class _ExprCompiler:
             return self._junction(parts, "and")
         if e.quantifier == "exists":
             return self._junction(parts, "or")
+        if e.quantifier == "set":
+            return self._comprehension(e, values, parts)
         if e.quantifier == "count":
             parts = [p if _is_const(p) else f"(1 if {p} else 0)" for p in parts]
         constant = sum(int(p) for p in parts if _is_const(p))
@@ -357,6 +359,21 @@ class _ExprCompiler:
         if not dynamic:
             return constant
         return "(" + " + ".join(dynamic + ([str(constant)] if constant else [])) + ")"
+
+    def _comprehension(self, e: ir.Quant, values: range, parts: list[Code]) -> Code:
+        """`{v: K | p}`: the bit mask of the values whose body holds (bit v - 1 for references, v for enums)."""
+        offset = 1 if isinstance(e.domain, ir.RefT) else 0
+        constant = 0
+        dynamic: list[str] = []
+        for value, part in zip(values, parts, strict=True):
+            bit = 1 << (value - offset)
+            if _is_const(part):
+                constant |= bit if part else 0
+            else:
+                dynamic.append(f"({bit} if {part} else 0)")
+        if not dynamic:
+            return constant
+        return "(" + " | ".join(dynamic + ([str(constant)] if constant else [])) + ")"
 
     def _junction(self, parts: list[Code], op: str) -> Code:
         absorbing, neutral = (0, 1) if op == "and" else (1, 0)

@@ -5,6 +5,10 @@ violated (the search continues after the first violation, so a second broken pro
 A variant that expects a temporal property is checked on its invariants and on every temporal
 property of its model (it must break only liveness, and only that property); one that expects an
 invariant is checked on its invariants alone, as before.
+
+A variant whose bug shows only on a model other than the default names it: `check on model wffc`
+(or several models); it is then checked on each of them, and must break exactly its property on
+every one.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kvolt.checker.build import build
+from kvolt.checker.build import build, load_spec
 from kvolt.checker.engine import Options, Result, Violation
 from kvolt.checker.explicit.explorer import explore
 from kvolt.checker.explicit.vector_search import explore_vector
@@ -46,11 +50,16 @@ def variants(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.kvolt"))
 
 
+def variant_models(path: Path, sources: SourceMap | None = None) -> list[str | None]:
+    """The models a variant is checked on: those of its `check on model`, else its default (None)."""
+    return list(load_spec(path, sources).check_models) or [None]
+
+
 def check_variant(path: Path, options: Options, sources: SourceMap | None = None,
-                  engine: str = "vector") -> tuple[ZooEntry, object]:
-    """Check one variant (with the default vector engine unless told otherwise); returns the entry
-    and the compiled model (for writing its trace)."""
-    built = build(path, None, (), sources)
+                  engine: str = "vector", model: str | None = None) -> tuple[ZooEntry, object]:
+    """Check one variant on one model (with the default vector engine unless told otherwise); returns
+    the entry and the compiled model (for writing its trace)."""
+    built = build(path, model, (), sources)
     result = explore_vector(built.compiled, options)[0] if engine == "vector" else explore(built.compiled, options)
     temporal = built.spec.expect in {p.name for p in built.spec.properties}
     if temporal and built.model.properties and result.incomplete_reason is None:

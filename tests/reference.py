@@ -195,6 +195,8 @@ class Reference:
                 return sum(1 for b in body if b)
             if e.quantifier == "sum":
                 return sum(body)
+            if e.quantifier == "set":
+                return frozenset(v for v in values if self.eval(e.body, {**env, e.var: v}, slots, actor))
             raise AssertionError(e.quantifier)
         if isinstance(e, ir.SetLit):
             elements = set()

@@ -384,11 +384,15 @@ class SpecGen:
         return f"(if {self.bool_expr(env, depth - 1)} then {self.enum_expr(env, 0)} else {self.enum_expr(env, 0)})"
 
     def set_enum_expr(self, env: dict[str, tuple], depth: int) -> str:
-        options = ["lit"]
+        options = ["lit", "comp"]
         objs = [o for o in self.objects(env) if self.kind(env[o][1]).of(lambda f: f.type[0] == "setE")]
         if objs:
             options += ["field", "op", "op"]
         shape = self.choice(options)
+        if shape == "comp":
+            var = self.name("m")
+            body = self.with_object(env, 0, lambda e, o: self._enum_about(e, o, var))
+            return f"{{{var}: {ENUM} | {body}}}"
         if shape == "lit":
             return "{" + ", ".join(self.enum_expr(env, 0) for _ in range(self.integer(0, 2))) + "}"
         o = self.choice(objs)
@@ -416,12 +420,15 @@ class SpecGen:
         refs = self.objects(env, kind)
         holders = [(o, f) for o in self.objects(env) for f in self.kind(env[o][1]).of(
             lambda f: f.type == ("setK", kind))]
-        options = ["empty"] + (["lit"] if refs else []) + (["field"] if holders else [])
+        options = ["empty", "comp"] + (["lit"] if refs else []) + (["field"] if holders else [])
         if refs and holders:
             options += ["op", "op"]
         shape = self.choice(options)
         if shape == "empty":
             return "{}"
+        if shape == "comp":
+            var = self.name("s")
+            return f"{{{var}: {kind} | {self.bool_expr({**env, var: ('obj', kind)}, 1)}}}"
         if shape == "lit":
             return "{" + ", ".join(dict.fromkeys(self.choice(refs) for _ in range(self.integer(1, 2)))) + "}"
         o, f = self.choice(holders)

@@ -394,6 +394,8 @@ class _VecExpr:
         parts = [self.expr(e.body, {**env, e.var: v}) for v in values]
         if e.quantifier in ("forall", "exists"):
             return self._junction(parts, "and" if e.quantifier == "forall" else "or")
+        if e.quantifier == "set":
+            return self._comprehension(e, values, parts)
         if e.quantifier == "count":
             parts = [p if _is_const(p.code) else _Val(f"_i({p.code})", p.bad) for p in parts]
         constant = sum(int(p.code) for p in parts if _is_const(p.code))
@@ -402,6 +404,22 @@ class _VecExpr:
         if not dynamic:
             return _Val(constant, bad)
         return _Val("(" + " + ".join(dynamic + ([str(constant)] if constant else [])) + ")", bad)
+
+    def _comprehension(self, e: ir.Quant, values: range, parts: list[_Val]) -> _Val:
+        """`{v: K | p}`: bit masks over the rows, one bit per value whose body holds (no short-circuit)."""
+        offset = 1 if isinstance(e.domain, ir.RefT) else 0
+        constant = 0
+        dynamic: list[str] = []
+        for value, part in zip(values, parts, strict=True):
+            bit = 1 << (value - offset)
+            if _is_const(part.code):
+                constant |= bit if part.code else 0
+            else:
+                dynamic.append(f"(_i({part.code}) * {bit})")
+        bad = _or_bad(*(p.bad for p in parts))
+        if not dynamic:
+            return _Val(constant, bad)
+        return _Val("(" + " | ".join(dynamic + ([str(constant)] if constant else [])) + ")", bad)
 
     def _junction(self, parts: list[_Val], op: str) -> _Val:
         """Short-circuit and/or over several operands, left to right (see NOTE(short-circuit))."""

@@ -353,6 +353,7 @@ class Spec:
     expect: str | None = None
     properties: tuple[Property, ...] = ()
     fairness: tuple[tuple[str, str], ...] = ()  # actor name or "actor.action" -> a FAIRNESS_LEVELS member
+    check_models: tuple[str, ...] = ()  # `check on model ...` (a variant's models; empty: the default model)
 
     def property(self, name: str) -> Property:
         return next(p for p in self.properties if p.name == name)

@@ -99,7 +99,7 @@ def merge(base: ast.Module, variant: ast.Module) -> ast.Module:
     if errors:
         raise SpecError(errors)
     return ast.Module(variant.file, None, None, enums, kinds, actors, invariants, models, variant.expect, "",
-                      properties, base.fairness + variant.fairness)
+                      properties, base.fairness + variant.fairness, variant.check_on)
 
 
 def _add_only(base: tuple, added: tuple, what: str, errors: list[Diagnostic]) -> tuple:

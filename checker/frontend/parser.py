@@ -58,7 +58,7 @@ def _parse(text: str, file: str, start: str) -> Any:
 _EXPRESSION_STARTERS = {"NAME", "INT", "TRUE", "FALSE", "NONE", "LPAR", "LBRACE", "IF", "NOT", "FORALL", "EXISTS",
                         "COUNT"}
 _DECLARATION_STARTERS = {"ACTOR", "ENUM", "KIND", "MODULE", "INVARIANT", "MODEL", "EXPECT", "OVERRIDE", "REMOVE",
-                         "PROPERTY", "FAIR", "UNFAIR", "FINITE", "FAIRNESS_LEVEL"}
+                         "PROPERTY", "FAIR", "UNFAIR", "FINITE", "FAIRNESS_LEVEL", "CHECK"}
 _OPERATORS = {"CMP", "ADDOP", "AND", "OR", "IMPLIES", "IN", "NOT", "DOT"}
 
 
@@ -129,6 +129,13 @@ def _keyword_read_as_name(before: str) -> tuple[str, ...]:
     return (f"'{word}' was read as a name: is the expression before it incomplete?",)
 
 
+def _comprehension_hint(token_value: str, before: str) -> tuple[str, ...]:
+    """A note for `{x, y: K | ...}`: a set comprehension binds exactly one variable."""
+    if token_value == ":" and re.search(r"\{\s*[A-Za-z_]\w*(\s*,\s*[A-Za-z_]\w*)+\s*$", before[-200:]):
+        return ("a set comprehension binds one variable: {x: K | condition}",)
+    return ()
+
+
 def _syntax_diagnostic(error: UnexpectedInput, file: str, text: str) -> Diagnostic:
     if isinstance(error, UnexpectedToken):
         token = error.token
@@ -142,7 +149,8 @@ def _syntax_diagnostic(error: UnexpectedInput, file: str, text: str) -> Diagnost
                     token.end_column or (token.column or 1) + max(1, len(value)))
         before = text[:token.start_pos] if token.start_pos is not None else ""
         return Diagnostic("P001", f"unexpected '{value}'; expected {_describe_expected(expected)}", span,
-                          _hint(value, expected) or _keyword_read_as_name(before))
+                          _hint(value, expected) or _comprehension_hint(value, before)
+                          or _keyword_read_as_name(before))
     if isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else "?"
         span = Span(file, error.line, error.column, error.line, error.column + 1)
@@ -203,6 +211,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         properties: list[ast.PropertyDecl] = []
         fairness: list[ast.FairnessDecl] = []
         expect: ast.ExpectDecl | None = None
+        check_on: list[ast.NameRef] = []
         for item in items:
             if isinstance(item, tuple) and item and item[0] == "extends":
                 extends, extends_span = item[1], item[2]
@@ -224,14 +233,20 @@ class _Builder(Transformer):  # type: ignore[type-arg]
                 properties.append(item)
             elif isinstance(item, ast.FairnessDecl):
                 fairness.append(item)
+            elif isinstance(item, ast.CheckOnDecl):
+                check_on.extend(item.models)
         return ast.Module(self.file, extends, extends_span, tuple(enums), tuple(kinds), tuple(actors),
-                          tuple(invariants), tuple(models), expect, "", tuple(properties), tuple(fairness))
+                          tuple(invariants), tuple(models), expect, "", tuple(properties), tuple(fairness),
+                          tuple(check_on))
 
     def extends(self, meta: Any, path: Token) -> tuple[str, str, Span]:
         return ("extends", str(path)[1:-1], self._span(meta))
 
     def expect_decl(self, meta: Any, name: Token) -> ast.ExpectDecl:
         return ast.ExpectDecl(str(name), self._tok_span(name))
+
+    def check_on_decl(self, meta: Any, names: list[Token]) -> ast.CheckOnDecl:
+        return ast.CheckOnDecl(tuple(self._name_refs(names)), self._span(meta))
 
     def name_list(self, meta: Any, *names: Token) -> list[Token]:
         return list(names)
@@ -562,6 +577,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def set_lit(self, meta: Any, args: tuple[ast.Expr, ...] = ()) -> ast.SetLit:
         return ast.SetLit(args, self._span(meta))
+
+    def set_comp(self, meta: Any, name: Token, type_: ast.TypeExpr, body: ast.Expr) -> ast.SetComprehension:
+        return ast.SetComprehension(ast.Binder(str(name), type_, self._tok_span(name)), body, self._span(meta))
 
     def ite(self, meta: Any, cond: ast.Expr, then: ast.Expr, orelse: ast.Expr) -> ast.IfThenElse:
         return ast.IfThenElse(cond, then, orelse, self._span(meta))

@@ -91,10 +91,19 @@ class _Resolver:
         self._check_unique([m.name for m in self.module.models], [m.span for m in self.module.models], "model")
         default = self._default_model()
         expect = self._resolve_expect([i.name for i in invariants] + [p.name for p in properties])
+        check_models = self._resolve_check_on([m.name for m in self.module.models])
         self._raise_if_errors()
         return ir.Spec(self.module.file, tuple(self.enums.items()), tuple(self.kinds[k.name] for k in self.module.kinds),
                        tuple(actors), tuple(invariants), tuple(models), default, expect, tuple(properties),
-                       fairness or ())  # type: ignore[arg-type]
+                       fairness or (), check_models)  # type: ignore[arg-type]
+
+    def _resolve_check_on(self, names: list[str]) -> tuple[str, ...]:
+        """`check on model ...`: every name a model of the (merged) spec, each once."""
+        for ref in self.module.check_on:
+            if ref.name not in names:
+                self.errors.append(Diagnostic("M012", f"check on model '{ref.name}': no such model", ref.span,
+                                              did_you_mean(ref.name, names) or (f"models: {', '.join(names)}",)))
+        return tuple(dict.fromkeys(ref.name for ref in self.module.check_on))
 
     def _check_unique(self, names: list[str], spans: list[Span], what: str) -> None:
         seen: set[str] = set()
@@ -644,6 +653,20 @@ class _Resolver:
         for name, domain in reversed(domains):
             expr = ir.Quant(node.quantifier, name, domain, expr, result_type)
         return expr
+
+    def _expr_SetComprehension(self, node: ast.SetComprehension, scope: _Scope, expected: ir.Type | None) -> ir.Expr:
+        """`{v: K | pred}` is the set of the K values satisfying pred: a quantifier whose result is a set."""
+        binder = node.binder
+        if binder.name in scope.values or binder.name in RESERVED:
+            _fail("R005", f"'{binder.name}' is already defined", binder.span)
+        domain = self._type(binder.type)
+        if not isinstance(domain, ir.EnumT | ir.RefT):
+            _fail("T011", f"a set comprehension ranges over a kind or an enum (sets hold enum values or references), "
+                          f"not {domain}", binder.type.span)
+        inner = scope.child()
+        inner.values[binder.name] = ir.Var(binder.name, domain)
+        body = self._bool(node.body, inner)
+        return ir.Quant("set", binder.name, domain, body, ir.SetT(domain))
 
     def _expr_Binary(self, node: ast.Binary, scope: _Scope, expected: ir.Type | None) -> ir.Expr:
         op = node.op

@@ -128,6 +128,15 @@ class Quantifier:
 
 
 @dataclass(frozen=True)
+class SetComprehension:
+    """`{v: K | pred}`: the values of K (a kind's instances or an enum's members) that satisfy pred."""
+
+    binder: Binder
+    body: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class IfThenElse:
     cond: Expr
     then: Expr
@@ -135,7 +144,8 @@ class IfThenElse:
     span: Span = _span()
 
 
-Expr = IntLit | BoolLit | NoneLit | Name | FieldAccess | Call | SetLit | Unary | Binary | Quantifier | IfThenElse
+Expr = (IntLit | BoolLit | NoneLit | Name | FieldAccess | Call | SetLit | Unary | Binary | Quantifier | SetComprehension
+        | IfThenElse)
 
 
 # ---------------------------------------------------------------- statements
@@ -371,6 +381,14 @@ class ExpectDecl:
 
 
 @dataclass(frozen=True)
+class CheckOnDecl:
+    """`check on model a, b`: the models a variant must be checked on."""
+
+    models: tuple[NameRef, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Module:
     """One parsed file, declarations in source order."""
 
@@ -386,3 +404,4 @@ class Module:
     doc: str = ""
     properties: tuple[PropertyDecl, ...] = ()
     fairness: tuple[FairnessDecl, ...] = ()  # in source order: a later declaration overrides an earlier one
+    check_on: tuple[NameRef, ...] = ()  # `check on model ...`: the models this spec (a variant) is checked on

@@ -39,7 +39,7 @@ def zoo(folder: str | None, max_seconds: float | None, engine: str, as_json: boo
     """Check every known-bug variant (default: the built-in spec/mutations/) against its expectation."""
     from rich.table import Table
 
-    from kvolt.checker.zoo import check_variant, variants
+    from kvolt.checker.zoo import check_variant, variant_models, variants
 
     directory = Path(folder) if folder else builtin_spec_path("mutations")
     paths = variants(directory)
@@ -51,12 +51,15 @@ def zoo(folder: str | None, max_seconds: float | None, engine: str, as_json: boo
     rows = []
     unwritten: list[str] = []
     options = Options(stop_at_first=False, max_seconds=max_seconds)
-    for path in paths:
-        entry, compiled = check_variant(path, options, sources, engine)
+    checks = [(path, model, len(models)) for path in paths for models in [variant_models(path, sources)]
+              for model in models]
+    for path, model, several in checks:
+        entry, compiled = check_variant(path, options, sources, engine, model)
         violation = entry.expected_violation
         trace_file = None
+        name = f"{path.stem}@{entry.model}" if several > 1 else path.stem
         if violation is not None:
-            trace_file = Path(out) / f"{path.stem}.{violation.property}.itf.json"
+            trace_file = Path(out) / f"{name}.{violation.property}.itf.json"
             what = "lasso counterexample" if violation.loop is not None else "counterexample"
             problem = try_write_trace(trace_file, trace_to_itf(compiled, violation.trace, f"{path.stem}: {what} to "
                                                                f"{violation.property}", (violation.property, violation.doc),
@@ -65,7 +68,7 @@ def zoo(folder: str | None, max_seconds: float | None, engine: str, as_json: boo
                 unwritten.append(problem)
                 trace_file = None
         status = "ok" if entry.passed else ("INCOMPLETE" if entry.result.incomplete_reason else "MISMATCH")
-        table.add_row(path.stem, entry.expected or "-", ", ".join(entry.found) or "none",
+        table.add_row(name, entry.expected or "-", ", ".join(entry.found) or "none",
                       str(violation.length) if violation else "-", f"{entry.result.distinct_states:,}",
                       f"{entry.result.seconds:.2f}", status)
         rows.append({"variant": path.name, "model": entry.model, "expected": entry.expected, "found": entry.found,
