@@ -149,12 +149,16 @@ def vector_graph(compiled: CompiledModel, options: Options, workers: int = 1,
     rows, keys = _states(compiled, recorded, count)
     order = np.argsort(keys).astype(np.int32)
     ordered = keys[order]
-    targets, moves, degree = [], [], np.zeros(count, dtype=np.int64)
+    total = sum(len(c[1]) for log in recorded.logs for c in log.chunks + log.discarded)
+    targets, moves = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
+    degree = np.zeros(count, dtype=np.int64)
+    done = 0
     for start, offsets, chunk_moves, chunk_targets in _chunks(recorded.logs, ordered, order):
         if len(offsets):
             by_source = np.argsort(offsets, kind="stable")  # a radix sort when the offsets are 16-bit
-            targets.append(chunk_targets[by_source])
-            moves.append(chunk_moves[by_source].astype(np.int32))
+            np.take(chunk_targets, by_source, out=targets[done:done + len(offsets)])
+            moves[done:done + len(offsets)] = chunk_moves[by_source]
+            done += len(offsets)
             counts = np.bincount(offsets)
             degree[start:start + len(counts)] += counts
     indptr = np.zeros(count + 1, dtype=np.int64)
@@ -162,7 +166,7 @@ def vector_graph(compiled: CompiledModel, options: Options, workers: int = 1,
     parent = recorded.parents[:count].astype(np.int64)
     parent[parent == NO_PARENT_LINK] = NO_STATE
     initial = np.flatnonzero(parent < 0).astype(np.int32)
-    return StateGraph(compiled, rows, indptr, _joined(targets), _joined(moves), parent.astype(np.int32),
+    return StateGraph(compiled, rows, indptr, targets, moves, parent.astype(np.int32),
                       recorded.moves[:count].astype(np.int32), initial, move_base(compiled), result.depth,
                       time.monotonic() - started, result.incomplete_reason)
 
@@ -177,7 +181,10 @@ def _states(compiled: CompiledModel, recorded: Recorded, count: int) -> tuple[np
     rows[:len(first), :width] = first
     keys[:len(first)] = recorded.initial_keys
     for log in recorded.logs:
-        for indices, chunk_rows, chunk_keys in zip(log.indices, log.rows, log.keys, strict=True):
+        pieces = list(zip(log.indices, log.rows, log.keys, strict=True))
+        log.indices, log.rows, log.keys = [], [], []  # each piece freed once copied: rows are most of the memory
+        while pieces:
+            indices, chunk_rows, chunk_keys = pieces.pop(0)
             kept = indices < count  # a state limit keeps only the first of a chunk's new states
             if len(indices) and indices[-1] - indices[0] == len(indices) - 1 and kept.all():
                 rows[indices[0]:indices[-1] + 1] = chunk_rows
@@ -195,16 +202,18 @@ def _itemsize(compiled: CompiledModel) -> int:
 def _chunks(logs: list[EdgeLog], ordered: np.ndarray,
             order: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Per expanded chunk (every worker's part, in order of the chunk's start): source offsets, moves, targets."""
-    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]]] = {}
     for log in logs:
         for start, sources, moves, groups, ascending in log.chunks:
-            parts.setdefault(start, []).append((sources, moves, _lookup(ordered, order, ascending)[groups]))
+            parts.setdefault(start, []).append((sources, moves, groups, ascending))
         for start, sources, moves in log.discarded:
-            parts.setdefault(start, []).append((sources, moves, np.full(len(sources), NO_STATE, dtype=np.int32)))
+            parts.setdefault(start, []).append((sources, moves, None, None))
         log.chunks, log.discarded = [], []  # read once: their memory goes as the CSR grows
     for start in sorted(parts):
         pieces = parts.pop(start)
-        yield start, _joined([p[0] for p in pieces]), _joined([p[1] for p in pieces]), _joined([p[2] for p in pieces])
+        targets = [np.full(len(s), NO_STATE, dtype=np.int32) if g is None else _lookup(ordered, order, a)[g]
+                   for s, _, g, a in pieces]
+        yield start, _joined([p[0] for p in pieces]), _joined([p[1] for p in pieces]), _joined(targets)
 
 
 def _lookup(ordered: np.ndarray, order: np.ndarray, ascending: np.ndarray) -> np.ndarray:
