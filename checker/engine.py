@@ -91,6 +91,23 @@ class EdgeSink(Protocol):
     def edge(self, source: int, action: int, binding: int, target: int) -> None: ...
 
 
+class StopRequest:
+    """A request, from outside the search (Ctrl-C), to stop at the next progress check and report what
+    was found so far, exactly as a limit does. The command line sets it from its SIGINT handler."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+
+    def clear(self) -> None:
+        self.reason = None
+
+
+STOP = StopRequest()
+
+
 class SearchClock:
     """The wall time of one search: its time limit and its progress reports (shared by both engines)."""
 
@@ -109,6 +126,8 @@ class SearchClock:
         if self.options.progress is not None and now - self.last_progress >= self.options.progress_interval:
             self.last_progress = now
             self.options.progress(Progress(depth, distinct, generated, queue, now - self.start))
+        if STOP.reason is not None:
+            return STOP.reason
         if self.options.max_seconds is not None and now - self.start > self.options.max_seconds:
             return f"time limit {self.options.max_seconds:g} s reached"
         return None

@@ -137,3 +137,37 @@ def test_zoo_never_passes_a_search_cut_short(tmp_path: Path, engine: str) -> Non
     assert entry.found == ["no_claim_removed_in_use"]  # the expected violation, seen before the limit
     assert entry.result.incomplete_reason is not None
     assert not entry.passed
+
+
+def _interrupt_after_progress(args: list[str]) -> tuple[int, str, str]:
+    """Start kvolt, wait for its first progress line (it is exploring), send SIGINT, collect what it prints."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "kvolt", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.startswith("Progress:"):
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, "".join(seen) + err
+
+
+@pytest.mark.parametrize("command", [
+    ["check", "--model", "full"],
+    ["check", "--model", "full", "--workers", "2"],
+    ["simulate", "--model", "full", "--runs", "1000000", "--depth", "100"],
+], ids=["check", "check-2-workers", "simulate"])
+def test_ctrl_c_keeps_the_work_done(tmp_path: Path, command: list[str]) -> None:
+    code, out, err = _interrupt_after_progress([*command, "--json", "--out", str(tmp_path)])
+    assert code == 3, err[-2000:]
+    assert out.count("\n") == 1
+    report = json.loads(out)
+    assert report["verdict"] == "incomplete" and report["incomplete_reason"] == "interrupted (SIGINT)"
+    assert report["distinct_states"] > 0 and sum(report["actions"].values()) > 0
+    assert "INCOMPLETE: interrupted (SIGINT)" in err and "Traceback" not in err

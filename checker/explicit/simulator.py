@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kvolt.checker.compiler import CompiledModel, SpecRuntimeError
-from kvolt.checker.engine import ExplorationError, Step, Violation
+from kvolt.checker.engine import STOP, ExplorationError, Step, Violation
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class SimulationOptions:
     max_seconds: float | None = None
     stop_at_first: bool = True
     keep_walks: bool = False
-    progress: Callable[[int, int, float], None] | None = None
+    progress: Callable[[int, int, float], None] | None = None  # (walks, steps, seconds), every progress_interval
+    progress_interval: float = 2.0
 
 
 @dataclass
@@ -38,6 +39,7 @@ class SimulationResult:
     violations: list[Violation] = field(default_factory=list)
     walks: list[tuple[Step, ...]] = field(default_factory=list)
     quiescent_runs: int = 0
+    incomplete_reason: str | None = None  # a time limit or an interrupt stopped the walks early
 
     @property
     def steps_per_second(self) -> float:
@@ -52,11 +54,15 @@ def simulate(model: CompiledModel, options: SimulationOptions) -> SimulationResu
     violated: set[str] = set()
     walks: list[tuple[Step, ...]] = []
     steps = quiescent = runs = 0
-    start = time.monotonic()
+    start = last_progress = time.monotonic()
     out: list[tuple[int, tuple[int, ...]]] = []
     verdict = "ok"
+    incomplete: str | None = None
     for run in range(options.runs):
         if options.max_seconds is not None and time.monotonic() - start > options.max_seconds:
+            incomplete = f"time limit {options.max_seconds:g} s reached"
+        incomplete = STOP.reason or incomplete
+        if incomplete:
             verdict = "incomplete"
             break
         runs += 1
@@ -65,7 +71,7 @@ def simulate(model: CompiledModel, options: SimulationOptions) -> SimulationResu
         broken = _check(model, state, walk, violated, violations)
         seen.add(state)
         for _ in range(options.depth):
-            if broken:
+            if broken or STOP.reason:
                 break
             enabled: list[tuple[int, int, tuple[int, ...]]] = []
             for index, action in enumerate(model.actions):
@@ -89,8 +95,10 @@ def simulate(model: CompiledModel, options: SimulationOptions) -> SimulationResu
             broken = _check(model, state, walk, violated, violations)
         if options.keep_walks:
             walks.append(tuple(walk))
-        if options.progress is not None and run % 100 == 99:
-            options.progress(run + 1, steps, time.monotonic() - start)
+        now = time.monotonic()
+        if options.progress is not None and now - last_progress >= options.progress_interval:
+            last_progress = now
+            options.progress(run + 1, steps, now - start)
         if violations and options.stop_at_first:
             break
     if violations:
@@ -99,7 +107,7 @@ def simulate(model: CompiledModel, options: SimulationOptions) -> SimulationResu
     for action, count in zip(model.actions, fired, strict=True):
         totals[action.name] = totals.get(action.name, 0) + count
     return SimulationResult(verdict, runs, steps, len(seen), time.monotonic() - start, totals, violations, walks,
-                            quiescent)
+                            quiescent, incomplete)
 
 
 def _check(model: CompiledModel, state: tuple[int, ...], walk: list[Step], violated: set[str],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn
@@ -13,7 +15,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from kvolt.checker.engine import ExplorationError
+from kvolt.checker.engine import STOP, ExplorationError
 from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, SpecError, render, render_all
 from kvolt.checker.frontend.loader import builtin_spec_path
 
@@ -47,6 +49,35 @@ def print_renderable(console: Console, renderable: Any) -> None:
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.exit(code)
+
+
+INTERRUPTED = "interrupted (SIGINT)"
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within this block Ctrl-C (SIGINT) asks the search to stop at its next progress check and report
+    what it found, as a limit does (verdict incomplete, exit 3); a second Ctrl-C aborts at once.
+    Forked workers inherit the handler, so a Ctrl-C sent to the whole process group stops none of them."""
+
+    def handler(signum: int, frame: object) -> None:
+        if STOP.reason is not None:
+            raise KeyboardInterrupt
+        STOP.request(INTERRUPTED)
+        sys.stderr.write("\ninterrupted: finishing the current step and reporting what was found "
+                         "(Ctrl-C again to abort)\n")
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Ctrl-C as it is
+        yield
+        return
+    STOP.clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        STOP.clear()
 
 
 def cannot_write(path: Path | str, error: OSError) -> str:

@@ -26,6 +26,7 @@ from kvolt.commands.common import (
     chosen_spec_path,
     fail,
     guarded,
+    interruptible,
     print_renderable,
     stderr_console,
     try_write_trace,
@@ -103,22 +104,23 @@ def check(spec: str | None, model_name: str | None, invariants: tuple[str, ...],
     cluster: dict[str, int] | None = None
     temporal = built.model.properties
     result = None
-    if built.model.checks or not temporal or ranks is not None:
-        if ranks is not None:
-            result, stats, cluster = _cluster_rank(built, options, exact, checkpoints, ranks, checkpoint_dir)
-            workers = ranks
-        elif engine == "vector":
-            try:
-                result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers,
-                                               checkpoints=checkpoints)
-            except CheckpointError as error:
-                fail(f"error: {error}")
-        else:
-            result = explore(built.compiled, options)
     liveness = None
-    if temporal:
-        liveness, result = _check_temporal(built.compiled, options, engine, keep_going, result,
-                                           workers if ranks is None else 1)
+    with interruptible():
+        if built.model.checks or not temporal or ranks is not None:
+            if ranks is not None:
+                result, stats, cluster = _cluster_rank(built, options, exact, checkpoints, ranks, checkpoint_dir)
+                workers = ranks
+            elif engine == "vector":
+                try:
+                    result, stats = explore_vector(built.compiled, options, exact=exact, workers=workers,
+                                                   checkpoints=checkpoints)
+                except CheckpointError as error:
+                    fail(f"error: {error}")
+            else:
+                result = explore(built.compiled, options)
+        if temporal:
+            liveness, result = _check_temporal(built.compiled, options, engine, keep_going, result,
+                                               workers if ranks is None else 1)
     assert result is not None
     trace_files: dict[str, str] = {}
     unwritten: list[str] = []
@@ -196,16 +198,25 @@ def _check_temporal(compiled: CompiledModel, options: Options, engine: str, keep
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--out", type=click.Path(file_okay=False), default="kvolt-out", show_default=True,
               help="Where violating (and saved) walks are written.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @guarded
 def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ...], runs: int, depth: int, seed: int,
-             max_seconds: float | None, save_walks: int, as_json: bool, out: str, sources: SourceMap) -> None:
+             max_seconds: float | None, save_walks: int, as_json: bool, out: str, quiet: bool,
+             sources: SourceMap) -> None:
     """Check invariants along seeded random walks (for models too large to exhaust)."""
     from kvolt.checker.explicit.simulator import SimulationOptions
     from kvolt.checker.explicit.simulator import simulate as run_simulation
 
     built = build(chosen_spec_path(spec), model_name, invariants, sources)
-    options = SimulationOptions(runs=runs, depth=depth, seed=seed, max_seconds=max_seconds, keep_walks=save_walks > 0)
-    result = run_simulation(built.compiled, options)
+    err = stderr_console()
+
+    def progress(walks: int, steps: int, seconds: float) -> None:
+        err.print(f"Progress: {walks:,} walks, {steps:,} steps, {seconds:.0f} s", highlight=False)
+
+    options = SimulationOptions(runs=runs, depth=depth, seed=seed, max_seconds=max_seconds, keep_walks=save_walks > 0,
+                                progress=None if quiet else progress)
+    with interruptible():
+        result = run_simulation(built.compiled, options)
     files: dict[str, str] = {}
     unwritten: list[str] = []
     for violation in result.violations:
@@ -225,7 +236,6 @@ def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ..
             walk_files.append(str(file))
         else:
             unwritten.append(problem)
-    err = stderr_console()
     summary = (f"kvolt simulate — model {built.model.name}: {result.runs:,} walks, {result.steps:,} steps, "
                f"{result.distinct_states:,} distinct states, {result.seconds:.2f} s "
                f"({result.steps_per_second:,.0f} steps/s), {result.quiescent_runs} walks ended quiescent")
@@ -239,13 +249,17 @@ def simulate(spec: str | None, model_name: str | None, invariants: tuple[str, ..
                   style="bold red", highlight=False)
     if result.verdict == "ok":
         err.print("no violation seen on these walks (a simulation is not a proof)", style="green")
+    if result.incomplete_reason:
+        err.print(f"INCOMPLETE: {result.incomplete_reason}; {result.runs:,} of {runs:,} walks taken.",
+                  style="bold yellow", highlight=False)
     if as_json:
         click.echo(json.dumps({"spec": str(spec or "volume_lifecycle.kvolt (built-in)"), "model": built.model.name,
                                "verdict": result.verdict, "runs": result.runs, "steps": result.steps,
                                "distinct_states": result.distinct_states, "seconds": round(result.seconds, 3),
                                "steps_per_second": round(result.steps_per_second, 1), "actions": result.actions_fired,
                                "violations": [{"property": v.property, "trace": files.get(v.property), "length": v.length}
-                                              for v in result.violations], "walks": walk_files}))
+                                              for v in result.violations], "walks": walk_files,
+                               "incomplete_reason": result.incomplete_reason}))
     if unwritten:
         fail("\n".join(unwritten), EXIT_USAGE)
     sys.exit(VERDICT_EXIT[result.verdict])
