@@ -3,29 +3,31 @@
 For each class of interchangeable bundles (`symmetry.py`), every bundle of a state gets a
 signature that does not depend on instance names: its instances' own fields (with references
 replaced by what they refer to: nothing, an instance that never moves, or which class and role a
-moving one belongs to), the informer caches' copies of them, how many references point at them,
-then refined over a few rounds by the ranks (places in their class by signature) of what they
-refer to and of what refers to them. Sorting the bundles of each class by signature gives one
-renaming of the state. Since signatures do not depend on names, every state of an orbit is sorted
-alike, and the result is a renaming of the state, so two states share it only when they are in one
-orbit. A signature that tells too little costs time, never soundness.
+moving one belongs to), the informer caches' copies of them, then refined over a few rounds by
+the signatures of what they refer to and of what refers to them (every reference of the state,
+as weighted adjacency tensors built once per block of rows). Sorting the bundles of each class by
+signature (one argsort per class over the whole block) gives one renaming of the state.
 
-Bundles with equal signatures (a tie) could be put in either order. Most ties are between bundles
-that look the same (absent slots): swapping two tied positions leaves the sorted state unchanged,
-which one comparison per tied pair shows, and then every order gives the same state. Where a tie
-matters (three identical node and machine pairs, say: swapping two nodes alone changes which
-machine names which node), the first such run of tied bundles is individualised: each of its
-bundles in turn is marked, the signatures refined again, and the least (lexicographically) of the
-resulting states is the canonical one (the individualisation-refinement of graph canonical
-labelling, without its automorphism pruning). The group itself is never listed: set-up is linear
-in the state's width, and memory does not depend on the group's size.
+Bundles with equal signatures (a tie) could be put in either order. Let S(s) be the renamings
+that sort a state's bundles: for a renamed state g.s, S(g.s) = S(s) g^-1, so the set of sorted
+states {p.s : p in S(s)} is the same for every state of an orbit, and its least member
+(lexicographically) is a canonical form: a function of the orbit, and a renaming of the state.
+Those sorted states are the sorted state permuted within its runs of tied bundles. A run whose
+adjacent swaps all leave the sorted state unchanged (absent slots, say) adds nothing: every order
+of it gives the same state, one comparison per tied pair shows it. Only the other runs are
+enumerated, by per-class permutations within them (three identical node and machine pairs: 3! x
+3!), rows grouped by their pattern of runs so each permutation is one gather over the group. The
+group itself is never listed: set-up is linear in the state's width, and memory does not depend
+on the group's size. Signatures that tell too little cost time (more ties), never soundness.
 
-The witness (the renaming of each row onto its canonical form) is returned with it; the engines
-replay counterexamples on concrete states, so they do not need it.
+The witness (the renaming of each row onto its canonical form) is returned on request; the
+engines replay counterexamples on concrete states, so they do not ask for it.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,7 @@ from kvolt.checker.symmetry import SymmetryGroup
 _BLOCK = 4096  # rows canonicalised at a time (the gather index is width x 8 bytes per row)
 _ROUNDS = 3  # rounds of refinement by references (each one reaches one reference further)
 _MOVED_CODE = 1 << 24  # references to a moving instance read as this plus its class and role
+_SET_TABLE_LIMIT = 10  # sets of references to kinds of up to this many instances are renamed by a table per row
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
@@ -63,15 +66,6 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Column:
-    """How one column of a block reads in a signature."""
-
-    offset: int
-    mode: str  # "plain" | "ref" (a reference to a moving kind) | "refs" (a set of them)
-    target: str = ""  # the referenced kind
-
-
-@dataclass(frozen=True)
 class _Region:
     """A run of blocks of one kind: the API copy, or one actor instance's cache."""
 
@@ -82,6 +76,16 @@ class _Region:
     actor: str  # "" for the API copy
     owner: str  # the kind the actor runs per ("" if none)
     instance: int  # the actor instance (0 if not per instance)
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Every reference from instances of one kind to a moving kind, over all regions, as index arrays."""
+
+    source: str
+    target: str
+    refs: tuple[tuple[np.ndarray, np.uint64, np.uint64], ...]  # (columns, one per source slot; out, in weight)
+    sets: tuple[tuple[np.ndarray, np.uint64, np.uint64], ...]
 
 
 class SortingCanonicaliser:
@@ -108,48 +112,27 @@ class SortingCanonicaliser:
         families: dict[tuple[str, str], int] = {}
         self.family = [families.setdefault((region.actor, region.kind), r) if region.owner in self.moved else r
                        for r, region in enumerate(self.regions)]
-        self.columns = {k.name: self._block_columns(k) for k in spec.kinds}
+        self.fields = {k.name: self._block_fields(k) for k in spec.kinds}  # offset -> (mode, target)
         self.ref_tables = {kind: self._reference_codes(kind) for kind in self.moved}
         self.member_weights = {kind: np.array([_constants(int(code), 1)[0] for code in self.ref_tables[kind][1:]],
                                               dtype=np.uint64) for kind in self.moved}
-        widest = max((r.width for r in self.regions), default=1)
-        self.weights = _constants(0x63616E6F6E, 64 * (len(self.regions) + 8) + widest + 64)
+        self._column_plan()
+        self._edge_plan()
         self._destination_plan()
-        self.transpositions: dict[tuple[int, int], _FixedPlan] = {}
-        self._reference_plan()
+        self.instance_codes = {kind: self._instance_codes(kind, count) for kind, count in self.moved.items()}
+        self.role_weights = _constants(0x726F6C65, 1 + max((len(c.roles) for c in group.classes), default=1))
+        self.plans: dict[tuple[int, tuple[int, ...]], _FixedPlan] = {}
 
     # -- set-up (linear in the width)
-    def _block_columns(self, kind: ir.Kind) -> list[_Column]:
-        columns = [_Column(0, "plain"), _Column(1, "plain")]
+    def _block_fields(self, kind: ir.Kind) -> dict[int, tuple[str, str]]:
+        """The block's references to moving kinds: offset -> ("ref" | "refs", target kind)."""
+        fields = {}
         for f in kind.state_fields:
-            offset = self.layout.offset(kind.name, f.name)
             element = f.type.element if isinstance(f.type, ir.SetT) else f.type
             if isinstance(element, ir.RefT) and element.kind in self.moved:
-                columns.append(_Column(offset, "refs" if isinstance(f.type, ir.SetT) else "ref", element.kind))
-            else:
-                columns.append(_Column(offset, "plain"))
-        return columns
-
-    def _reference_plan(self) -> None:
-        """The API's reference columns to moving kinds, and the codes refinement reads instances by."""
-        self.api_references: list[tuple[str, int, int, str, str, np.uint64]] = []
-        for r, region in enumerate(self.regions):
-            if region.actor:
-                continue
-            for c, column in enumerate(self.columns[region.kind]):
-                if column.mode == "plain":
-                    continue
-                weight = self.weights[(r * 64 + c + 17) % len(self.weights)]
-                for slot in range(region.count):
-                    self.api_references.append((region.kind, slot, region.base + slot * region.width + column.offset,
-                                                column.mode, column.target, weight))
-        self.fixed_codes = {(region.kind, slot): _constants(0x666978 + 97 * r + slot, 1)[0]
-                            for r, region in enumerate(self.regions) if not region.actor for slot in range(region.count)}
-        self.stay_codes = {kind: np.array([_constants(0x73746179 + 131 * k + i, 1)[0] for i in range(count)],
-                                          dtype=np.uint64) for k, (kind, count) in enumerate(self.moved.items())}
-        self.ordinals = {n: np.arange(1, n + 1, dtype=np.int64) for n in range(65)}  # 1..n: the references to n instances
-        self.role_codes = {(j, r): _constants(0x726F6C65 + 64 * j + r, 1)[0]
-                           for j, c in enumerate(self.group.classes) for r in range(len(c.roles))}
+                fields[self.layout.offset(kind.name, f.name)] = ("refs" if isinstance(f.type, ir.SetT) else "ref",
+                                                                 element.kind)
+        return fields
 
     def _reference_codes(self, kind: str) -> np.ndarray:
         """What a reference to `kind` reads as: 0 for none, the index of an instance that stays, or a
@@ -159,6 +142,53 @@ class SortingCanonicaliser:
             place = self.place.get((kind, i))
             codes.append(i + 1 if place is None else _MOVED_CODE + (place[0] << 8) + place[2])
         return np.array(codes, dtype=np.int64)
+
+    def _instance_codes(self, kind: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(added to each instance's signature when others read it, whether the instance stays): an
+        instance that stays reads as itself, a moving one as its class and role."""
+        codes = np.zeros(count, dtype=np.uint64)
+        stays = np.zeros(count, dtype=bool)
+        for i in range(count):
+            place = self.place.get((kind, i))
+            if place is None:
+                codes[i] = _constants(0x73746179 + 131 * list(self.moved).index(kind) + i, 1)[0]
+                stays[i] = True
+            else:
+                codes[i] = _constants(0x726F6C65 + 64 * place[0] + place[2], 1)[0]
+        return codes, stays
+
+    def _column_plan(self) -> None:
+        """Per column of the state: its weight in its block's hash, and how references in it are read."""
+        weights = np.zeros(self.width, dtype=np.uint64)
+        refs: dict[str, list[int]] = defaultdict(list)
+        sets: dict[str, list[int]] = defaultdict(list)
+        for r, region in enumerate(self.regions):
+            column_weights = _constants(0x636F6C + 1009 * self.family[r], region.width)
+            for slot in range(region.count):
+                start = region.base + slot * region.width
+                weights[start:start + region.width] = column_weights
+                for offset, (mode, target) in self.fields[region.kind].items():
+                    (refs if mode == "ref" else sets)[target].append(start + offset)
+        self.column_weights = weights
+        self.ref_columns = {kind: np.array(columns, dtype=np.int64) for kind, columns in refs.items()}
+        self.set_columns = {kind: np.array(columns, dtype=np.int64) for kind, columns in sets.items()}
+        self.region_weights = _constants(0x726567, len(self.regions))
+        self.slot_weights = _constants(0x736C6F74, max((r.count for r in self.regions), default=1))
+
+    def _edge_plan(self) -> None:
+        """Every reference of the state to a moving kind, grouped by (source kind, target kind)."""
+        refs: dict[tuple[str, str], list] = defaultdict(list)
+        sets: dict[tuple[str, str], list] = defaultdict(list)
+        for r, region in enumerate(self.regions):
+            for offset, (mode, target) in self.fields[region.kind].items():
+                columns = region.base + offset + region.width * np.arange(region.count, dtype=np.int64)
+                out, incoming = _constants(0x65646765 + 4099 * self.family[r] + offset, 2)
+                (refs if mode == "ref" else sets)[(region.kind, target)].append((columns, out, incoming))
+        self.edges = [_Edges(source, target, tuple(refs.get((source, target), ())), tuple(sets.get((source, target), ())))
+                      for source, target in dict.fromkeys([*refs, *sets])]
+        self.fixed_sources = {kind: _constants(0x666978 + 97 * k, self.group.count(kind))
+                              for k, kind in enumerate(dict.fromkeys(e.source for e in self.edges))
+                              if kind not in self.moved}
 
     def _destination_plan(self) -> None:
         """For every block of the state: its region, kind and slot (where the renaming's source is looked up)."""
@@ -188,220 +218,135 @@ class SortingCanonicaliser:
                 count = self.layout.actor_instances(self.layout.spec.actor(region.actor))
                 bases = self.region_bases.setdefault(key, np.zeros(count, dtype=np.int64))
                 bases[region.instance] = region.base
-        renames: list[tuple[int, str, str]] = []  # (column, mode, kind)
-        for region in self.regions:
-            for slot in range(region.count):
-                start = region.base + slot * region.width
-                for column in self.columns[region.kind]:
-                    if column.mode != "plain":
-                        renames.append((start + column.offset, column.mode, column.target))
-        self.renames = renames
 
     # -- the canonical rows
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         """The canonical form of each row (same type as `rows`, only the state's columns)."""
-        return self.canonical(rows)[0]
+        return self.canonical(rows, witness=False)[0]
 
-    def canonical(self, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(canonical rows, witness): `witness[kind][row, i]` is the new index of instance i."""
+    def canonical(self, rows: np.ndarray, witness: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(canonical rows, witness): `witness[kind][row, i]` is the new index of instance i (empty
+        without `witness`)."""
         out = np.empty((len(rows), self.width), dtype=rows.dtype)
-        witness = {kind: np.empty((len(rows), n), dtype=np.int64) for kind, n in self.moved.items()}
+        renamings = {kind: np.empty((len(rows), n), dtype=np.int64) for kind, n in self.moved.items()} if witness else {}
         for start in range(0, len(rows), _BLOCK):
             block = rows[start:start + _BLOCK, :self.width].astype(np.int64)
-            canonical, renaming = self._canonical_block(block)
+            with np.errstate(over="ignore"):
+                canonical, renaming = self._canonical_block(block, witness)
             out[start:start + len(block)] = canonical
             for kind, new_of_old in renaming.items():
-                witness[kind][start:start + len(block)] = new_of_old
-        return out, witness
+                renamings[kind][start:start + len(block)] = new_of_old
+        return out, renamings
 
-    def _canonical_block(self, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        with np.errstate(over="ignore"):
-            signatures = self._refine(rows, self._signatures(rows), _ROUNDS)
-            return self._resolve(rows, signatures, 0)
-
-    def _bundle_signatures(self, signatures: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Per class, a signature per row and bundle (its roles' signatures combined)."""
-        n = len(next(iter(signatures.values())))
-        result = []
-        for j, c in enumerate(self.group.classes):
-            bundle = np.zeros((n, len(c.bundles)), dtype=np.uint64)
-            for b, members in enumerate(c.bundles):
-                for r, kind in enumerate(c.roles):
-                    bundle[:, b] += _mix(signatures[kind][:, members[r]] + self.weights[r + 8 * (j % 8)])
-            result.append(bundle)
-        return result
-
-    def _resolve(self, rows: np.ndarray, signatures: dict[str, np.ndarray],
-                 depth: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Sort by signature; where a tie matters, individualise each tied bundle in turn and keep the least."""
+    def _canonical_block(self, rows: np.ndarray, witness: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        signatures = self._refine(rows, self._signatures(rows))
         bundles = self._bundle_signatures(signatures)
         orders = [np.argsort(b, axis=1, kind="stable") for b in bundles]
         ordered = [np.take_along_axis(b, o, axis=1) for b, o in zip(bundles, orders, strict=True)]
         new_of_old = self._renaming(orders, len(rows))
         canonical = self._apply(rows, new_of_old)
-        cell = self._first_mattering_tie(canonical, ordered)
-        if cell is None:
-            return canonical, new_of_old
-        hard = np.flatnonzero(cell[0] >= 0)
-        j_of, start_of, length_of = cell[0][hard], cell[1][hard], cell[2][hard]
-        best = canonical[hard].copy()
-        best_renaming = {kind: m[hard].copy() for kind, m in new_of_old.items()}
-        mark = _constants(0x696E64 + depth, 1)[0]
-        for k in range(int(length_of.max())):
-            branch = np.flatnonzero(length_of > k)
-            sub = hard[branch]
-            marked = {kind: s[sub].copy() for kind, s in signatures.items()}
-            for j, c in enumerate(self.group.classes):
-                chosen = np.flatnonzero(j_of[branch] == j)
-                if not len(chosen):
-                    continue
-                bundle = orders[j][sub[chosen], start_of[branch][chosen] + k]
-                members = np.array(c.bundles, dtype=np.int64)[bundle]
-                for r, kind in enumerate(c.roles):
-                    marked[kind][chosen, members[:, r]] += mark
-            candidate, renaming = self._resolve(rows[sub], self._refine(rows[sub], marked, _ROUNDS), depth + 1)
-            smaller = np.ones(len(branch), dtype=bool) if k == 0 else _lexicographically_less(candidate, best[branch])
-            best[branch[smaller]] = candidate[smaller]
-            for kind, m in renaming.items():
-                best_renaming[kind][branch[smaller]] = m[smaller]
-        canonical[hard] = best
-        for kind, m in best_renaming.items():
-            new_of_old[kind][hard] = m
-        return canonical, new_of_old
+        self._resolve_ties(canonical, ordered, new_of_old if witness else None)
+        return canonical, new_of_old if witness else {}
 
-    def _first_mattering_tie(self, canonical: np.ndarray,
-                             ordered: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Per row, the first run of tied bundles (class, first position, length) whose order changes the
-        sorted row (class -1: none). A run whose adjacent swaps all leave the row unchanged is passed
-        over: every order of it gives the same row. Which run that is depends only on the signatures
-        and on the orbit, so it is the same for every state of an orbit."""
-        n = len(canonical)
-        found_class = np.full(n, -1, dtype=np.int64)
-        found_start = np.zeros(n, dtype=np.int64)
-        found_length = np.zeros(n, dtype=np.int64)
-        for j, signatures in enumerate(ordered):
-            size = signatures.shape[1]
-            tied = [signatures[:, p] == signatures[:, p + 1] for p in range(size - 1)]
-            start = np.zeros(n, dtype=np.int64)
-            run_changes = np.zeros(n, dtype=bool)
-            for p in range(size):
-                if p < size - 1:
-                    where = np.flatnonzero(tied[p] & (found_class < 0))
-                    if len(where):
-                        swapped = self._transposition(j, p).apply(canonical[where])
-                        run_changes[where] |= np.any(swapped != canonical[where], axis=1)
-                ends = np.ones(n, dtype=bool) if p == size - 1 else ~tied[p]
-                take = ends & run_changes & (found_class < 0)
-                found_class[take] = j
-                found_start[take] = start[take]
-                found_length[take] = p + 1 - start[take]
-                start[ends] = p + 1
-                run_changes[ends] = False
-        if not (found_class >= 0).any():
-            return None
-        return found_class, found_start, found_length
-
+    # -- signatures
     def _signatures(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Per moving kind, a uint64 per row and instance that no renaming changes."""
+        """Per moving kind, a uint64 per row and instance that no renaming changes: its blocks' fields
+        (references read by what they refer to, not by name) and the caches of it and on it."""
         n = len(rows)
+        coded = rows.astype(np.uint64)
+        for kind, columns in self.ref_columns.items():
+            coded[:, columns] = self.ref_tables[kind][np.clip(rows[:, columns], 0, self.moved[kind])].astype(np.uint64)
+        for kind, columns in self.set_columns.items():
+            masks = rows[:, columns]
+            code = np.zeros(masks.shape, dtype=np.uint64)
+            for i, weight in enumerate(self.member_weights[kind]):
+                code += ((masks >> i) & 1).astype(np.uint64) * weight
+            coded[:, columns] = code + (masks >> self.moved[kind]).astype(np.uint64)  # (bits beyond the kind: none)
+        weighted = (coded + np.uint64(1)) * self.column_weights
         own = {kind: np.zeros((n, count), dtype=np.uint64) for kind, count in self.moved.items()}
-        incoming = {kind: np.zeros((n, count), dtype=np.uint64) for kind, count in self.moved.items()}
         for r, region in enumerate(self.regions):
-            hashes = self._block_hashes(rows, region, r)  # n x count
-            self._count_references(rows, region, r, incoming)
-            weight = self.weights[self.family[r]]
+            stop = region.base + region.count * region.width
+            hashes = _mix(weighted[:, region.base:stop].reshape(n, region.count, region.width).sum(axis=2, dtype=np.uint64))
+            weight = self.region_weights[self.family[r]]
             if region.kind in own:  # (copies on moving actor instances share a weight: added up in no order)
                 own[region.kind] += _mix(hashes + weight)
-            if region.owner in self.moved:  # the cache belongs to a moving instance: it is part of it
-                place = self.place.get((region.owner, region.instance))
-                if place is not None:
-                    if region.kind in self.moved:
-                        summary = _mix(hashes).sum(axis=1, dtype=np.uint64)
-                    else:
-                        summary = (_mix(hashes) * self.weights[:region.count]).sum(axis=1, dtype=np.uint64)
-                    own[region.owner][:, region.instance] += _mix(summary + weight)
-        return {kind: _mix(own[kind] + _mix(incoming[kind])) for kind in self.moved}
-
-    def _block_hashes(self, rows: np.ndarray, region: _Region, r: int) -> np.ndarray:
-        """Each block's own fields as a signature reads them (references by what they refer to)."""
-        n = len(rows)
-        total = np.zeros((n, region.count), dtype=np.uint64)
-        for c, column in enumerate(self.columns[region.kind]):
-            positions = region.base + column.offset + region.width * np.arange(region.count)
-            values = rows[:, positions]
-            if column.mode == "ref":
-                values = self.ref_tables[column.target][np.clip(values, 0, self.group.count(column.target))]
-            elif column.mode == "refs":
-                values = self._set_code(values, column.target)
-            total += (values.astype(np.uint64) + np.uint64(1)) * self.weights[64 + c]
-        return total
-
-    def _set_code(self, masks: np.ndarray, kind: str) -> np.ndarray:
-        """A set of references read as: the instances that stay, and how many of each class and role."""
-        code = np.zeros(masks.shape, dtype=np.uint64)
-        for i, weight in enumerate(self.member_weights[kind]):
-            code += ((masks >> i) & 1).astype(np.uint64) * weight
-        return code
-
-    def _count_references(self, rows: np.ndarray, region: _Region, r: int, incoming: dict[str, np.ndarray]) -> None:
-        """How many references of each field point at each moving instance."""
-        for c, column in enumerate(self.columns[region.kind]):
-            if column.mode == "plain":
-                continue
-            weight = self.weights[(self.family[r] * 64 + c) % len(self.weights)]
-            target = incoming[column.target]
-            for slot in range(region.count):
-                values = rows[:, region.base + slot * region.width + column.offset]
-                for i in range(target.shape[1]):
-                    hit = (values == i + 1) if column.mode == "ref" else ((values >> i) & 1).astype(bool)
-                    target[:, i] += hit.astype(np.uint64) * weight
-
-    def _refine(self, rows: np.ndarray, signatures: dict[str, np.ndarray], rounds: int) -> dict[str, np.ndarray]:
-        """Rounds of refinement over the API's references: every instance adds what it refers to and what
-        refers to it, each read by its class, role and rank (its bundle's place among its class's
-        bundles by signature), which no renaming changes."""
-        for _ in range(rounds):
-            codes = self._rank_codes(signatures)
-            refined = {kind: s.copy() for kind, s in signatures.items()}
-            for source_kind, slot, column, mode, target, weight in self.api_references:
-                values = rows[:, column]
-                source = codes[source_kind][:, slot] if source_kind in codes else self.fixed_codes[(source_kind, slot)]
-                target_codes = codes[target]
-                count = target_codes.shape[1]
-                incoming = _mix(source + weight + np.uint64(1))
-                if mode == "ref":
-                    hits = (values[:, None] == self.ordinals[count]).astype(np.uint64)  # rows x target instances
-                    if source_kind in refined:
-                        pointed = (hits * target_codes).sum(axis=1, dtype=np.uint64)  # 0 for none
-                        refined[source_kind][:, slot] += _mix(pointed + weight)
+            if region.owner in self.moved and (region.owner, region.instance) in self.place:
+                # the cache belongs to a moving instance: it is part of that instance
+                if region.kind in self.moved:
+                    summary = hashes.sum(axis=1, dtype=np.uint64)
                 else:
-                    hits = ((values[:, None] >> (self.ordinals[count] - 1)) & 1).astype(np.uint64)
-                    if source_kind in refined:
-                        refined[source_kind][:, slot] += (hits * _mix(target_codes + weight)).sum(axis=1, dtype=np.uint64)
-                refined[target] += hits * (incoming[:, None] if np.ndim(incoming) else incoming)
+                    summary = (hashes * self.slot_weights[:region.count]).sum(axis=1, dtype=np.uint64)
+                own[region.owner][:, region.instance] += _mix(summary + weight)
+        return {kind: _mix(s) for kind, s in own.items()}
+
+    def _adjacency(self, rows: np.ndarray) -> list[tuple[_Edges, np.ndarray, np.ndarray]]:
+        """Per (source, target) kinds: rows x source x target tensors of the references' out and in weights."""
+        n = len(rows)
+        result = []
+        for edges in self.edges:
+            count = self.moved[edges.target]
+            sources = self.group.count(edges.source)
+            out = np.zeros((n, sources, count), dtype=np.uint64)
+            incoming = np.zeros((n, sources, count), dtype=np.uint64)
+            ordinals = np.arange(1, count + 1, dtype=np.int64)
+            for columns, w_out, w_in in edges.refs:
+                hits = (rows[:, columns][:, :, None] == ordinals).astype(np.uint64)
+                out += hits * w_out
+                incoming += hits * w_in
+            for columns, w_out, w_in in edges.sets:
+                hits = ((rows[:, columns][:, :, None] >> (ordinals - 1)) & 1).astype(np.uint64)
+                out += hits * w_out
+                incoming += hits * w_in
+            result.append((edges, out, incoming))
+        return result
+
+    def _codes(self, signatures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """How each instance reads to those that refer to it or that it refers to."""
+        codes = {}
+        for kind, s in signatures.items():
+            constant, stays = self.instance_codes[kind]
+            codes[kind] = np.where(stays, constant, _mix(s + constant))
+        return codes
+
+    def _refine(self, rows: np.ndarray, signatures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Rounds of refinement over every reference: each instance adds the codes of what it refers to
+        (weighted by the field) and of what refers to it; no renaming changes them."""
+        adjacency = self._adjacency(rows)
+        for _ in range(_ROUNDS):
+            codes = self._codes(signatures)
+            refined = {kind: s.copy() for kind, s in signatures.items()}
+            for edges, out, incoming in adjacency:
+                target = codes[edges.target]
+                if edges.source in refined:
+                    refined[edges.source] += (out * target[:, None, :]).sum(axis=2, dtype=np.uint64)
+                    source = codes[edges.source]
+                else:
+                    source = self.fixed_sources[edges.source][None, :]
+                refined[edges.target] += (incoming * _mix(source + np.uint64(1))[:, :, None]).sum(axis=1, dtype=np.uint64)
             signatures = {kind: _mix(s) for kind, s in refined.items()}
         return signatures
 
-    def _rank_codes(self, signatures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Per instance of a moving kind: its class, role and its bundle's rank (how many bundles of its
-        class have a smaller signature); instances that stay read as themselves."""
-        codes = {kind: np.broadcast_to(self.stay_codes[kind], s.shape).copy() for kind, s in signatures.items()}
-        for j, (c, bundle) in enumerate(zip(self.group.classes, self._bundle_signatures(signatures), strict=True)):
-            rank = (bundle[:, :, None] > bundle[:, None, :]).sum(axis=2).astype(np.uint64)
-            for b, members in enumerate(c.bundles):
-                for r, kind in enumerate(c.roles):
-                    codes[kind][:, members[r]] = _mix(rank[:, b] + self.role_codes[(j, r)])
-        return codes
+    def _bundle_signatures(self, signatures: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Per class, a signature per row and bundle (its roles' signatures combined)."""
+        n = len(next(iter(signatures.values())))
+        result = []
+        for c in self.group.classes:
+            members = np.array(c.bundles, dtype=np.int64)  # bundle x role
+            bundle = np.zeros((n, len(c.bundles)), dtype=np.uint64)
+            for r, kind in enumerate(c.roles):
+                bundle += _mix(signatures[kind][:, members[:, r]] + self.role_weights[r])
+            result.append(bundle)
+        return result
 
+    # -- renaming rows
     def _renaming(self, orders: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
         """Per moving kind, the new index of each instance once every class's bundles are sorted."""
         new_of_old = {kind: np.tile(np.arange(count, dtype=np.int64), (n, 1)) for kind, count in self.moved.items()}
-        rows = np.arange(n)
+        rows = np.arange(n)[:, None]
         for c, order in zip(self.group.classes, orders, strict=True):
             indices = np.array(c.bundles, dtype=np.int64)  # bundle x role
-            for position in range(len(c.bundles)):
-                for r, kind in enumerate(c.roles):
-                    new_of_old[kind][rows, indices[order[:, position], r]] = indices[position, r]
+            for r, kind in enumerate(c.roles):
+                new_of_old[kind][rows, indices[order, r]] = indices[:, r]
         return new_of_old
 
     def _apply(self, rows: np.ndarray, new_of_old: dict[str, np.ndarray]) -> np.ndarray:
@@ -425,28 +370,149 @@ class SortingCanonicaliser:
         if self.fixed_column.any():
             source[:, self.fixed_column] = np.flatnonzero(self.fixed_column)
         permuted = np.take_along_axis(rows, source, axis=1)
-        renamed = {kind: np.concatenate([np.zeros((n, 1), dtype=np.int64), m + 1], axis=1) for kind, m in new_of_old.items()}
-        for column, mode, kind in self.renames:
-            values = permuted[:, column]
-            if mode == "ref":
-                permuted[:, column] = np.take_along_axis(renamed[kind], values[:, None], axis=1)[:, 0]
-            else:
-                result = np.zeros(n, dtype=np.int64)
-                for i in range(self.moved[kind]):
-                    result |= ((values >> i) & 1) << new_of_old[kind][:, i]
-                result |= values & ~np.int64((1 << self.moved[kind]) - 1)
-                permuted[:, column] = result
+        for kind, columns in self.ref_columns.items():
+            renamed = np.concatenate([np.zeros((n, 1), dtype=np.int64), new_of_old[kind] + 1], axis=1)
+            values = np.clip(permuted[:, columns], 0, self.moved[kind])
+            permuted[:, columns] = np.take_along_axis(renamed, values, axis=1)
+        for kind, columns in self.set_columns.items():
+            permuted[:, columns] = self._renamed_sets(permuted[:, columns], new_of_old[kind], self.moved[kind])
         return permuted
 
+    @staticmethod
+    def _renamed_sets(masks: np.ndarray, new_of_old: np.ndarray, count: int) -> np.ndarray:
+        """Sets of references (bit masks) with each member i renamed to new_of_old[row, i]."""
+        high = masks & ~np.int64((1 << count) - 1)
+        if count <= _SET_TABLE_LIMIT:  # a table per row: mask -> renamed mask
+            bits = (np.arange(1 << count, dtype=np.int64)[:, None] >> np.arange(count)) & 1  # mask x member
+            table = (bits[None, :, :] << new_of_old[:, None, :]).sum(axis=2)
+            return np.take_along_axis(table, masks & ((1 << count) - 1), axis=1) | high
+        result = high.copy()
+        for i in range(count):
+            result |= ((masks >> i) & 1) << new_of_old[:, i:i + 1]
+        return result
+
     # -- ties
-    def _transposition(self, j: int, position: int) -> _FixedPlan:
-        key = (j, position)
-        if key not in self.transpositions:
-            order = list(range(len(self.group.classes[j].bundles)))
-            order[position], order[position + 1] = order[position + 1], order[position]
-            perms = self.group.compose([self.group.classes[j].permutation(tuple(order))])
-            self.transpositions[key] = _FixedPlan(self.layout, perms)
-        return self.transpositions[key]
+    def _resolve_ties(self, canonical: np.ndarray, ordered: list[np.ndarray],
+                      new_of_old: dict[str, np.ndarray] | None) -> None:
+        """Replace each sorted row by the least of its orders within the runs of tied bundles that
+        matter (in place; the renamings follow when given)."""
+        pattern = self._mattering_runs(canonical, ordered)
+        if pattern is None:
+            return
+        hard = np.flatnonzero(pattern.any(axis=1))
+        if not len(hard):
+            return
+        shapes, which = np.unique(pattern[hard], axis=0, return_inverse=True)
+        for s, shape in enumerate(shapes):
+            group = hard[which.reshape(-1) == s]
+            classes = self._class_orders(shape)
+            best, choice = self._least_order(canonical[group], classes)
+            canonical[group] = best
+            if new_of_old is not None:
+                self._compose(new_of_old, group, choice, classes)
+
+    def _mattering_runs(self, canonical: np.ndarray, ordered: list[np.ndarray]) -> np.ndarray | None:
+        """Per row and adjacent pair of sorted bundles (of every class, side by side): whether the two
+        are tied in a run of ties whose order changes the row. None when nothing is tied."""
+        n = len(canonical)
+        columns = []
+        any_tie = False
+        for j, signatures in enumerate(ordered):
+            size = signatures.shape[1]
+            tied = signatures[:, :-1] == signatures[:, 1:]  # rows x pairs
+            if not tied.any():
+                columns.append(np.zeros((n, max(size - 1, 0)), dtype=bool))
+                continue
+            any_tie = True
+            changes = np.zeros_like(tied)
+            for p in range(size - 1):
+                where = np.flatnonzero(tied[:, p])
+                if len(where):
+                    swapped = self._plan(j, _swap(size, p)).apply(canonical[where])
+                    changes[where, p] = np.any(swapped != canonical[where], axis=1)
+            # a run (maximal stretch of tied pairs) matters when any of its swaps changes the row
+            run = np.cumsum(~np.concatenate([np.zeros((n, 1), dtype=bool), tied[:, :-1]], axis=1), axis=1)
+            matters = np.zeros_like(tied)
+            for k in range(1, size):
+                in_run = tied & (run == k)
+                matters |= in_run & (in_run & changes).any(axis=1, keepdims=True)
+            columns.append(matters)
+        return np.concatenate(columns, axis=1) if any_tie else None
+
+    def _class_orders(self, shape: np.ndarray) -> list[tuple[int, list[tuple[int, ...]]]]:
+        """From a row pattern of mattering tied pairs: per class with such runs, every order of its
+        bundles that permutes within those runs (the identity first)."""
+        result = []
+        offset = 0
+        for j, c in enumerate(self.group.classes):
+            size = len(c.bundles)
+            pairs = shape[offset:offset + size - 1]
+            offset += size - 1
+            if not pairs.any():
+                continue
+            runs: list[list[int]] = []
+            for p in range(size - 1):
+                if pairs[p]:
+                    if runs and runs[-1][-1] == p:
+                        runs[-1].append(p + 1)
+                    else:
+                        runs.append([p, p + 1])
+            orders = []
+            for choice in itertools.product(*(itertools.permutations(run) for run in runs)):
+                order = list(range(size))
+                for run, image in zip(runs, choice, strict=True):
+                    for position, target in zip(run, image, strict=True):
+                        order[position] = target
+                orders.append(tuple(order))
+            result.append((j, orders))
+        return result
+
+    def _least_order(self, rows: np.ndarray, classes: list[tuple[int, list[tuple[int, ...]]]]) -> tuple[np.ndarray, np.ndarray]:
+        """The least of the rows permuted by every combination of the classes' orders, and per row
+        the index of each class's order in it (rows x classes)."""
+        best = rows.copy()
+        choice = np.zeros((len(rows), len(classes)), dtype=np.int64)
+        current = np.zeros(len(classes), dtype=np.int64)
+
+        def visit(level: int, permuted: np.ndarray) -> None:
+            if level == len(classes):
+                smaller = _lexicographically_less(permuted, best)
+                best[smaller] = permuted[smaller]
+                choice[smaller] = current
+                return
+            j, orders = classes[level]
+            for o, order in enumerate(orders):
+                current[level] = o
+                visit(level + 1, permuted if o == 0 else self._plan(j, order).apply(permuted))
+            current[level] = 0
+
+        visit(0, rows)
+        return best, choice
+
+    def _compose(self, new_of_old: dict[str, np.ndarray], group: np.ndarray, choice: np.ndarray,
+                 classes: list[tuple[int, list[tuple[int, ...]]]]) -> None:
+        """Follow the sorted rows' renamings of `group` by the chosen orders within ties."""
+        for level, (j, orders) in enumerate(classes):
+            for o, order in enumerate(orders):
+                rows = group[choice[:, level] == o]
+                if o == 0 or not len(rows):
+                    continue
+                for kind, perm in self._plan(j, order).perms.items():
+                    new_of_old[kind][rows] = np.array(perm, dtype=np.int64)[new_of_old[kind][rows]]
+
+    def _plan(self, j: int, order: tuple[int, ...]) -> _FixedPlan:
+        """The renaming that puts class j's bundle at position b to position order[b] (cached)."""
+        key = (j, order)
+        if key not in self.plans:
+            perms = self.group.compose([self.group.classes[j].permutation(order)])
+            self.plans[key] = _FixedPlan(self.layout, perms)
+        return self.plans[key]
+
+
+def _swap(size: int, position: int) -> tuple[int, ...]:
+    order = list(range(size))
+    order[position], order[position + 1] = order[position + 1], order[position]
+    return tuple(order)
 
 
 def _lexicographically_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -457,24 +523,45 @@ def _lexicographically_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _FixedPlan:
-    """One permutation of instances, the same for every row, applied to int64 rows."""
+    """One permutation of instances, the same for every row, applied to int64 rows: one gather, then
+    one table look-up per renamed kind for its references and one for its sets of references."""
 
     def __init__(self, layout: Layout, perms: dict[str, tuple[int, ...]]) -> None:
         self.perms = perms
         plan: list[Moved] = permutation_plan(layout, perms)
         self.sources = np.array([m.source for m in plan], dtype=np.int64)
-        self.refs = [(c, np.array(m.table, dtype=np.int64)) for c, m in enumerate(plan) if m.mode == "ref"]
-        self.bits = [(c, m.table) for c, m in enumerate(plan) if m.mode == "bits"]
+        refs: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        bits: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for c, m in enumerate(plan):
+            if m.mode == "ref":
+                refs[m.table].append(c)
+            elif m.mode == "bits":
+                bits[m.table].append(c)
+        self.refs = [(np.array(columns, dtype=np.int64), np.array(table, dtype=np.int64))
+                     for table, columns in refs.items()]
+        self.bits = [(np.array(columns, dtype=np.int64), np.array(table, dtype=np.int64), _mask_table(table))
+                     for table, columns in bits.items()]
 
     def apply(self, rows: np.ndarray) -> np.ndarray:
         out = rows[:, self.sources]
-        for column, table in self.refs:
-            values = out[:, column]
-            out[:, column] = table[np.clip(values, 0, len(table) - 1)]
-        for column, table in self.bits:
-            values = out[:, column]
-            result = values & ~np.int64((1 << len(table)) - 1)
-            for i, image in enumerate(table):
-                result |= np.where((values >> i) & 1 == 1, np.int64(image), np.int64(0))
-            out[:, column] = result
+        for columns, table in self.refs:
+            out[:, columns] = table[np.clip(out[:, columns], 0, len(table) - 1)]
+        for columns, table, masks in self.bits:
+            values = out[:, columns]
+            low = values & np.int64((1 << len(table)) - 1)
+            if masks is not None:
+                renamed = masks[low]
+            else:
+                renamed = np.zeros_like(values)
+                for i, image in enumerate(table):
+                    renamed |= ((values >> i) & 1) * image
+            out[:, columns] = renamed | (values & ~np.int64((1 << len(table)) - 1))
         return out
+
+
+def _mask_table(images: tuple[int, ...]) -> np.ndarray | None:
+    """mask -> renamed mask, for sets of members of a kind small enough to tabulate (None otherwise)."""
+    if len(images) > _SET_TABLE_LIMIT:
+        return None
+    bits = (np.arange(1 << len(images), dtype=np.int64)[:, None] >> np.arange(len(images))) & 1
+    return (bits * np.array(images, dtype=np.int64)).sum(axis=1)
