@@ -242,6 +242,20 @@ def _is_const(code: Code) -> bool:
     return isinstance(code, int)
 
 
+def fold_mask(bits: list[int], parts: list[Code], term: Callable[[int, str], str]) -> Code:
+    """A set's bit mask from one condition per bit: constant conditions folded, the rest joined by `|`."""
+    constant = 0
+    dynamic: list[str] = []
+    for bit, part in zip(bits, parts, strict=True):
+        if _is_const(part):
+            constant |= bit if part else 0
+        else:
+            dynamic.append(term(bit, str(part)))
+    if not dynamic:
+        return constant
+    return "(" + " | ".join(dynamic + ([str(constant)] if constant else [])) + ")"
+
+
 class _ExprCompiler:
     """Compile IR expressions over the pre-state `s` with every variable bound to a constant."""
 
@@ -362,18 +376,8 @@ class _ExprCompiler:
 
     def _comprehension(self, e: ir.Quant, values: range, parts: list[Code]) -> Code:
         """`{v: K | p}`: the bit mask of the values whose body holds (bit v - 1 for references, v for enums)."""
-        offset = 1 if isinstance(e.domain, ir.RefT) else 0
-        constant = 0
-        dynamic: list[str] = []
-        for value, part in zip(values, parts, strict=True):
-            bit = 1 << (value - offset)
-            if _is_const(part):
-                constant |= bit if part else 0
-            else:
-                dynamic.append(f"({bit} if {part} else 0)")
-        if not dynamic:
-            return constant
-        return "(" + " | ".join(dynamic + ([str(constant)] if constant else [])) + ")"
+        bits = [1 << ir.element_bit(value, e.domain) for value in values]
+        return fold_mask(bits, parts, lambda bit, part: f"({bit} if {part} else 0)")
 
     def _junction(self, parts: list[Code], op: str) -> Code:
         absorbing, neutral = (0, 1) if op == "and" else (1, 0)
@@ -421,12 +425,9 @@ class _ExprCompiler:
     def _member(self, e: ir.BinOp, element: Code, container: Code) -> Code:
         is_ref = isinstance(e.right.type, ir.SetT) and isinstance(e.right.type.element, ir.RefT)
         if _is_const(element):
-            if is_ref:
-                if not element:
-                    return 0
-                bit = element - 1
-            else:
-                bit = element
+            if is_ref and not element:
+                return 0
+            bit = ir.element_bit(int(element), e.right.type.element)
             if _is_const(container):
                 return (int(container) >> bit) & 1
             return f"(({container} >> {bit}) & 1)"

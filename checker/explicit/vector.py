@@ -34,6 +34,7 @@ from kvolt.checker.compiler import (
     Region,
     SpecRuntimeError,
     check_vocabulary,
+    fold_mask,
     permutation_plan,
 )
 from kvolt.checker.frontend import ir
@@ -407,19 +408,9 @@ class _VecExpr:
 
     def _comprehension(self, e: ir.Quant, values: range, parts: list[_Val]) -> _Val:
         """`{v: K | p}`: bit masks over the rows, one bit per value whose body holds (no short-circuit)."""
-        offset = 1 if isinstance(e.domain, ir.RefT) else 0
-        constant = 0
-        dynamic: list[str] = []
-        for value, part in zip(values, parts, strict=True):
-            bit = 1 << (value - offset)
-            if _is_const(part.code):
-                constant |= bit if part.code else 0
-            else:
-                dynamic.append(f"(_i({part.code}) * {bit})")
-        bad = _or_bad(*(p.bad for p in parts))
-        if not dynamic:
-            return _Val(constant, bad)
-        return _Val("(" + " | ".join(dynamic + ([str(constant)] if constant else [])) + ")", bad)
+        bits = [1 << ir.element_bit(value, e.domain) for value in values]
+        mask = fold_mask(bits, [p.code for p in parts], lambda bit, part: f"(_i({part}) * {bit})")
+        return _Val(mask, _or_bad(*(p.bad for p in parts)))
 
     def _junction(self, parts: list[_Val], op: str) -> _Val:
         """Short-circuit and/or over several operands, left to right (see NOTE(short-circuit))."""
@@ -479,7 +470,7 @@ class _VecExpr:
         if _is_const(element):
             if is_ref and not element:
                 return 0
-            bit = element - 1 if is_ref else element
+            bit = ir.element_bit(int(element), e.right.type.element)
             if _is_const(container):
                 return (int(container) >> bit) & 1
             return f"((({container} >> {bit}) & 1) != 0)"

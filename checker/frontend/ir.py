@@ -381,6 +381,11 @@ class Spec:
         return next((m for m in self.models if m.name == name), None)
 
 
+def element_bit(value: int, element: Type) -> int:
+    """The bit standing for a set element's value: instances count from 1 (0 is `none`), members from 0."""
+    return value - 1 if isinstance(element, RefT) else value
+
+
 def universe_size(spec: Spec, model: Model, element: EnumT | RefT | FinT) -> int:
     """How many distinct elements a set of this element type can hold."""
     if isinstance(element, EnumT):

@@ -566,12 +566,9 @@ class Exprs:
     def _member(self, e: ir.BinOp, element: Value, container: Value) -> Value:
         is_ref = isinstance(e.right.type, ir.SetT) and isinstance(e.right.type.element, ir.RefT)
         if isinstance(element, int):
-            if is_ref:
-                if not element:
-                    return 0
-                bit = element - 1
-            else:
-                bit = element
+            if is_ref and not element:
+                return 0
+            bit = ir.element_bit(element, e.right.type.element)
             if isinstance(container, int):
                 return (container >> bit) & 1
             if bit >= container.size():
