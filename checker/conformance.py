@@ -21,7 +21,7 @@ from typing import Any
 from kvolt.checker.compiler import CompiledModel, Layout, decode_value
 from kvolt.checker.frontend import ir
 from kvolt.checker.frontend.diagnostics import Diagnostic, SpecError
-from kvolt.checker.views.traces import ACTION_KEY, NONE_REF, PICKS_KEY, Trace, cache_var
+from kvolt.checker.views.traces import ACTION_KEY, NONE_REF, PICKS_KEY, STUTTER, Trace, cache_var
 
 State = tuple[int, ...]
 Constraint = tuple[tuple[int, frozenset[int]], ...]  # (position, allowed values)
@@ -247,13 +247,15 @@ def conform(model: CompiledModel, trace: Trace, options: ConformOptions) -> Conf
         action_name = recorded.get(ACTION_KEY)
         picks = recorded.get(PICKS_KEY) or {}
         named = actions.get(action_name) if isinstance(action_name, str) else None
-        if exact and named is None and isinstance(action_name, str) and action_name != "init":
+        stutter = action_name == STUTTER  # a lasso's stuttering step: the state repeats
+        if exact and named is None and isinstance(action_name, str) and action_name != "init" and not stutter:
             raise decoder.fail(step, ACTION_KEY, f"the spec has no action '{action_name}'")
         following: dict[State, tuple[State | None, list[str]]] = {}
         seen_layer: list[State] = []
         for state in current:
-            for successor, path in _steps(successors, state, options.max_hidden, named, picks if named is not None else None,
-                                          options):
+            moves = [(state, [])] if stutter else _steps(successors, state, options.max_hidden, named,
+                                                         picks if named is not None else None, options)
+            for successor, path in moves:
                 seen_layer.append(successor)
                 if successor not in following and _matches(successor, constraints[step]):
                     following[successor] = (state, path)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from kvolt.checker.compiler import CompiledModel
 from kvolt.checker.conformance import ConformOptions, conform
-from kvolt.checker.views.traces import Trace
+from kvolt.checker.frontend.diagnostics import Diagnostic, SpecError
+from kvolt.checker.views.traces import Trace, locate_in_file
 from kvolt.impl.faults import BUGS, FAULTS, FaultError
 from kvolt.impl.manifest import ManifestError
 from kvolt.impl.record import run
-from kvolt.impl.replay import ReplayError, ReplayResult, replay
+from kvolt.impl.replay import ReplayError, ReplayResult, check_spec, replay
 from kvolt.impl.scenario import ScenarioError, ScenarioResult, run_scenario
 from kvolt.impl.workload import WORKLOADS
 
@@ -66,8 +67,15 @@ def replay_trace(compiled: CompiledModel, trace: Trace, bugs: list[str]) -> Repl
     unknown = [b for b in bugs if b not in BUGS]
     if unknown:
         raise FaultError(f"unknown bug flag {unknown[0]!r} (bug flags: {', '.join(BUGS)})")
+    check_spec(compiled)
     check = conform(compiled, trace, ConformOptions(max_hidden=0))
     if not check.ok:
         raise ReplayError(f"{trace.file} is not a trace of model {compiled.model.name}: step {check.failed_step}: "
                           f"{check.message} (replay takes a spec trace: a counterexample or a walk of kvolt simulate)")
-    return replay(compiled, {"#meta": trace.meta, "states": trace.states}, frozenset(bugs), name=trace.file)
+    try:
+        return replay(compiled, {"#meta": trace.meta, "states": trace.states, "loop": trace.loop}, frozenset(bugs),
+                      name=trace.file)
+    except ReplayError as error:
+        if not error.where:
+            raise
+        raise SpecError(Diagnostic("Y003", error.message, locate_in_file(trace.file, error.where))) from None

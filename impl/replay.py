@@ -51,6 +51,7 @@ from kvolt.impl.api.server import APIError
 from kvolt.impl.cluster import COMPONENTS, STEP_MS, Cluster, Step
 from kvolt.impl.volume.plugins import FAKE_DISK
 from kvolt.impl.volume.util.operationexecutor import ATTACH
+from kvolt.impl.volume.util.resize_util import quota_charge
 
 NS = "default"
 GI = 2**30
@@ -67,6 +68,12 @@ ENVIRONMENT = ("user.create_claim", "user.delete_claim", "user.resize_claim", "u
                "user.create_volume", "user.delete_volume", "user.admin_clear_claim_ref", "scheduler.schedule",
                "machine.power_off", "machine.power_on", "node_lifecycle.mark_not_ready", "admin.force_delete_pod",
                "admin.taint_out_of_service", "admin.remove_out_of_service", "pod_gc.collect", "kubelet.restart")
+# environment actions whose spec step includes the machine's kubelet reacting (killing the containers
+# of a pod whose object was removed): Replay._reaction
+KUBELET_REACTS = ("admin.force_delete_pod", "pod_gc.collect")
+LONG_WAIT_MS = 7 * 60 * 1000  # longer than every timer of the implementation (maxWaitForUnmountDuration: 6 min)
+MAX_JUMPS = 3  # long waits tried while checking that a lasso's cycle can repeat forever
+JUMP_EVERY = 60  # moves between two long waits (a kubelet's heartbeats always leave something to do)
 MAX_MOVES = 300  # trials of implementation moves for one spec step
 MAX_DEPTH = 16  # hidden moves before one spec step (greedy search)
 BFS_DEPTH = 3  # exhaustive search depth
@@ -78,7 +85,13 @@ Projection = dict[tuple[str, str], tuple[tuple[str, Any], ...]]
 
 
 class ReplayError(ValueError):
-    """The trace asks for something the replay cannot build (exit 2)."""
+    """The trace asks for something the replay cannot build (exit 2); `where` is the JSON path of the
+    offending value in the trace file, when there is one."""
+
+    def __init__(self, message: str, where: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
 
 
 # ---------------------------------------------------------------- the compared state
@@ -126,12 +139,20 @@ def _record(kind: str, rec: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(values.items())
 
 
+# fields compared on the API objects beyond the abstraction's (which records what an observer of the
+# API server sees): PVC.charged, what quota admission charges, is the quota evaluator's usage of the
+# claim object on the implementation's side (resize_util.quota_charge: max(spec, allocated))
+REPLAY_FIELDS: dict[str, tuple[str, ...]] = {"PVC": ("charged",)}
+
+
 def _api_projection(variables: dict[str, Any], consts: Constants) -> Projection:
     out: Projection = {}
     for kind in API_KINDS:
         records = _records(variables, kind)
         for oid in consts.ids(kind):
-            out[(kind, oid)] = _record(kind, records.get(oid, {"exists": False}))
+            rec = records.get(oid, {"exists": False})
+            extra = tuple((f, _norm(rec.get(f))) for f in REPLAY_FIELDS.get(kind, ()) if rec.get("exists"))
+            out[(kind, oid)] = _record(kind, rec) + extra
     return out
 
 
@@ -158,17 +179,18 @@ def spec_projection(variables: dict[str, Any], consts: Constants) -> Projection:
     attached = sorted((rec["pv"], rec["node"]) for rec in attachments if rec.get("attached"))
     attaching = sorted((rec["pv"], rec["node"]) for rec in attachments
                        if not rec.get("attached") and not rec.get("deleting") and not rec.get("detaching"))
-    staged, mounts, running = [], [], []
+    staged, mounts, orphans, running = [], [], [], []
     for hid, rec in hosts.items():
         node = node_of[hid]
         # a global (device) mount exists only for attachable volumes: NFS has none
         staged += [(pv, node) for pv in _norm(rec.get("staged", {"#set": []})) if consts.plugin(pv) == "Attachable"]
         mounts += [(pod, node) for pod in _norm(rec.get("mounts", {"#set": []}))]
+        orphans += [(pv, node) for pv in _norm(rec.get("orphans", {"#set": []}))]
         running += [(pod, node) for pod in _norm(rec.get("running", {"#set": []}))]
     backing = sorted(v for v, rec in _records(variables, "PV").items() if rec.get("exists") and rec.get("backing"))
     out[(PHYSICAL, "")] = (("backing", tuple(backing)), ("attaching", tuple(attaching)), ("attached", tuple(attached)),
-                           ("staged", tuple(sorted(staged))),
-                           ("mounts", tuple(sorted(mounts))), ("running", tuple(sorted(running))))
+                           ("staged", tuple(sorted(staged))), ("mounts", tuple(sorted(mounts))),
+                           ("orphans", tuple(sorted(orphans))), ("running", tuple(sorted(running))))
     return out
 
 
@@ -207,6 +229,7 @@ class World:
     abstraction: Abstraction
     pod_names: dict[str, str] = field(default_factory=dict)  # pod slot -> current object name
     incarnations: dict[str, int] = field(default_factory=dict)
+    disk_slots: dict[str, str] = field(default_factory=dict)  # backend disk id -> PV slot (kept after the PV is gone)
 
 
 class Sandbox:
@@ -266,6 +289,8 @@ class Sandbox:
             wake = self.cluster.next_wakeup_ms()
             now = self.cluster.clock.now_ms
             self.cluster.clock.now_ms = wake if wake is not None and wake > now else now + STEP_MS
+        elif kind == "jump":  # a long time passes (a lasso's cycle repeats forever): every timeout expires
+            self.cluster.clock.now_ms += LONG_WAIT_MS
         elif kind == "wait":  # time passes until a periodic loop is due again, and it runs
             self.cluster.clock.now_ms = max(self.cluster.clock.now_ms, self.cluster.due.get(move[1], 0))
             if not self._start(move[1], current, target):
@@ -407,14 +432,17 @@ class Replay:
     """Replays one spec trace on a fresh implementation."""
 
     def __init__(self, compiled: CompiledModel, states: list[dict[str, Any]], bugs: frozenset[str] = frozenset(),
-                 name: str = "trace", max_moves: int = MAX_MOVES, violated: str | None = None) -> None:
+                 name: str = "trace", max_moves: int = MAX_MOVES, violated: str | None = None,
+                 loop: int | None = None) -> None:
         self.violated = violated
+        self.loop = loop  # a lasso: the index of the state its cycle starts at
         self.compiled = compiled
         self.consts = Constants(compiled)
         self.states = states
         self.bugs = bugs
         self.name = name
         self.max_moves = max_moves
+        self._check_picks(states)
         self.targets = [spec_projection(s, self.consts) for s in states]
         caches = [spec_caches(s) for s in states]
         self.expected_caches = {id(target): cache for target, cache in zip(self.targets, caches, strict=True)}
@@ -425,11 +453,23 @@ class Replay:
         for s in states:
             self.host_node.update({hid: rec.get("node") for hid, rec in _records(s, "Host").items()})
 
+    def _check_picks(self, states: list[dict[str, Any]]) -> None:
+        """Every step names all of its action's parameters (the replay acts on them)."""
+        params = {a.name: [n for n, _ in a.bindings[0].labels] if a.bindings else [] for a in self.compiled.actions}
+        for index, state in enumerate(states[1:], 1):
+            action, picks = state.get(ACTION_KEY), state.get(PICKS_KEY) or {}
+            missing = [n for n in params.get(str(action), []) if n not in picks]
+            if missing:
+                raise ReplayError(f"{self.name}: state {index}: {PICKS_KEY} of {action} lacks "
+                                  f"{', '.join(missing)}: replay needs every parameter of every step",
+                                  ("states", index, PICKS_KEY))
+
     # ------------------------------------------------------------ projection of the implementation
     def impl_projection(self, world: World, target: Projection | None) -> Projection:
         self._assign_new(world, target)
         variables = world.abstraction.state(world.cluster)
         self._add_pv_finalizers(world, variables)
+        self._add_quota_charges(world, variables)
         out = _api_projection(variables, self.consts)
         out[(PHYSICAL, "")] = self._physical(world)
         return out
@@ -468,6 +508,15 @@ class Replay:
             if rec.get("exists") and "finalizers" not in rec:
                 rec["finalizers"] = {"#set": sorted(names.get(oid, []))}
 
+    @staticmethod
+    def _add_quota_charges(world: World, variables: dict[str, Any]) -> None:
+        """PVC.charged: the quota evaluator's usage of each claim, in Gi."""
+        ids = world.abstraction.ids["PVC"]
+        charges = {ids.get(t.key(o)): quota_charge(o) // GI for o in world.cluster.server.peek_all(t.PVC)}
+        for oid, rec in variables["PVC"]["#map"]:
+            if rec.get("exists"):
+                rec["charged"] = charges.get(oid, 0)
+
     def _assign_new(self, world: World, target: Projection | None) -> None:
         """Give a new PV (provisioned by the implementation) the slot the trace expects it in."""
         ids = world.abstraction.ids["PV"]
@@ -483,13 +532,22 @@ class Replay:
         a, backend = world.abstraction, world.cluster.backend
         pv_of = {unique[len(FAKE_DISK) + 1:]: oid for unique, oid in a.disk_pv.items() if unique.startswith(FAKE_DISK + "/")}
         pv_of.update({_disk_id(o): a.ids["PV"].get(t.uid(o), "") for o in world.cluster.server.peek_all(t.PV)})
+        world.disk_slots.update(pv_of)
+        pv_of = world.disk_slots  # a removed PV's disk keeps its slot (a mount may outlive the object)
         pod_of = a.ids["Pod"]
+        pods = {t.uid(o) for o in world.cluster.server.peek_all(t.POD)}
         attached = sorted((pv_of.get(d.id, d.id), node) for d in backend.disks.values() if d.exists and d.kind == "cloud"
                           for node in d.attached)
-        staged, mounts, running = [], [], []
+        staged, mounts, orphans, running = [], [], [], []
         for node, host in backend.hosts.items():
+            if not host.powered:  # a machine that is down has nothing mounted or running (the spec's power_off)
+                continue
             staged += [(pv_of.get(d, d), node) for d in host.device_mounts]
-            mounts += sorted({(pod_of.get(uid, uid), node) for uid, _ in host.pod_mounts})
+            for (uid, _), disk in host.pod_mounts.items():  # the mount of a pod whose object is gone: an orphan
+                if uid in pods:
+                    mounts.append((pod_of.get(uid, uid), node))
+                else:
+                    orphans.append((pv_of.get(disk, disk), node))
             running += [(pod_of.get(uid, uid), node) for uid in host.running]
         backing = sorted(a.ids["PV"].get(t.uid(o), "") for o in world.cluster.server.peek_all(t.PV)
                          if (d := backend.disks.get(_disk_id(o))) is not None and d.exists)
@@ -498,7 +556,7 @@ class Replay:
                             for op in (adc.pending.operations if adc is not None else []) if op.name == ATTACH})
         return (("backing", tuple(backing)), ("attaching", tuple(attaching)), ("attached", tuple(sorted(attached))),
                 ("staged", tuple(sorted(set(staged)))), ("mounts", tuple(sorted(set(mounts)))),
-                ("running", tuple(sorted(set(running)))))
+                ("orphans", tuple(sorted(set(orphans)))), ("running", tuple(sorted(set(running)))))
 
     # ------------------------------------------------------------ building the initial cluster
     def build(self) -> World:
@@ -629,6 +687,9 @@ class Replay:
         claim = rec.get("claim", "none")
         if claim != "none":
             api_uid = next((u for u, n in world.abstraction.claim_uids.items() if n == rec.get("claim_uid")), "")
+            if not api_uid and rec.get("claim_uid"):  # a claim incarnation already gone (a Released volume)
+                api_uid = f"uid-gone-{rec['claim_uid']}"
+                world.abstraction.claim_uids[api_uid] = int(rec["claim_uid"])
             obj["spec"]["claimRef"] = {"kind": t.PVC, "namespace": NS, "name": claim, "uid": api_uid}
         obj["status"] = {"phase": rec.get("phase", "Pending")}
         created = world.cluster.server.create("admin", obj, admit=False)
@@ -786,9 +847,11 @@ class Replay:
             elif action in ENVIRONMENT:
                 self._commit(("env", action, tuple(sorted(params.items()))), current, target)
                 moves = [f"{action} (performed)"]
-                if self.live.projection(target) != target:
+                reaction = self._reaction(action, params, target)
+                if reaction is None:
                     return self._failure(index, action, params, reports,
                                          "the implementation's state after this action differs from the trace's")
+                moves += reaction
             elif target == current:
                 moves = []  # invisible here: realised, if at all, by the hidden steps of a later visible change
             else:
@@ -805,7 +868,63 @@ class Replay:
                 moves = found
             reports.append(StepReport(index, action, params, moves, True))
             self._finish_fibers(target)
+        if self.loop is not None:
+            left = self._leaves_cycle(self.loop)
+            if left is not None:
+                move, actual = left
+                last = len(self.states) - 1
+                reports[-1] = StepReport(last, reports[-1].action, reports[-1].params, reports[-1].moves, False)
+                message = (f"the trace's cycle (states {self.loop} to {last}) repeats forever, but the implementation "
+                           f"leaves it: {move}")
+                return self._finish(ReplayResult(self.name, False, reports, last, message,
+                                                 diff(self.targets[last], actual)))
         return self._finish(ReplayResult(self.name, True, reports))
+
+    def _leaves_cycle(self, loop: int) -> tuple[str, Projection] | None:
+        """A lasso claims that its cycle repeats forever. Left to itself from the cycle's last state
+        (every component's moves and time passing, no environment action), does the implementation
+        reach a state outside the cycle's? Returns the move that does and the state it reaches;
+        None when every move it has keeps it inside the cycle, or changes nothing, until none is left."""
+        cycle = self.targets[loop:]
+        here = cycle[-1]
+        seen = {self.live.signature()}
+        jumps = 0
+        for count in range(MAX_SETTLE_MOVES):
+            chosen = None
+            if count % JUMP_EVERY == 0 and jumps < MAX_JUMPS:  # heartbeats never run out: time passes regularly
+                jumps += 1
+                chosen = ("jump",)
+            for move in self._moves(self.live, None) if chosen is None else ():
+                trial = self._sandbox([(move, here, here)], self.live)
+                signature = trial.signature()
+                if signature not in seen:
+                    seen.add(signature)
+                    chosen = move
+                    break
+            if chosen is None and jumps < MAX_JUMPS:  # nothing left to do now: let a long time pass
+                jumps += 1
+                chosen = ("jump",)
+            if chosen is None:
+                return None
+            self._commit(chosen, here, here)
+            state = self.live.projection(here)
+            if state not in cycle:
+                return _describe(chosen), state
+            here = state
+        return None
+
+    def _reaction(self, action: str, params: dict[str, Any], target: Projection) -> list[str] | None:
+        """What the machine's kubelet does at once in answer to an environment action the spec folds
+        it into (a force delete: the containers of the removed pod are killed), searched among that
+        kubelet's own moves only; [] when the action alone reaches the trace's state, None when
+        nothing does."""
+        after = self.live.projection(target)
+        if after == target:
+            return []
+        node = self.host_node.get(str(params.get("h", "")), "")
+        if action not in KUBELET_REACTS or not node or node not in self.live.cluster.kubelets:
+            return None
+        return self._search(after, target, (f"kubelet@{node}",), only=True)
 
     def _finish_fibers(self, state: Projection) -> None:
         """Let steps paused after their last visible write run to their end now, where that changes
@@ -945,18 +1064,19 @@ class Replay:
         return [*resume, *catch_up, *hinted, *[("start", s.name) for s in own], *others, *single, *waits, ("tick",)]
 
     def _search(self, current: Projection, target: Projection, actors: tuple[str, ...] | None,
-                hint: str | None = None) -> list[str] | None:
+                hint: str | None = None, only: bool = False) -> list[str] | None:
         """Implementation moves whose last one makes the state the target and whose others change
         nothing compared: first every short sequence of the acting component's moves (breadth-first,
         so a stale cache is used where the trace used one), then greedily longer ones (the acting
-        component's, then everyone's), each round taking the first move that changes something."""
-        scopes = (actors, None) if actors else (None,)
+        component's, then everyone's, unless `only`), each round taking the first move that changes
+        something."""
+        scopes = (actors,) if actors and only else (actors, None) if actors else (None,)
         path = self._bfs(current, target, scopes[0], hint)
         for scope in scopes:
             for stale_first in (False, True):
                 if path is None:
                     path = self._greedy(current, target, scope, hint, stale_first=stale_first)
-        if path is None and actors:
+        if path is None and actors and not only:
             path = self._assisted(current, target, actors, hint)
         if path is None:
             return None
@@ -1146,6 +1266,8 @@ def _describe(move: tuple) -> str:
         return f"{move[1]} (continued)"
     if move[0] == "tick":
         return "time passes"
+    if move[0] == "jump":
+        return f"{LONG_WAIT_MS // 60000} minutes pass"
     if move[0] == "reconcile-from":
         return f"adc reconcile ({move[1]}'s volumes first)"
     if move[0] == "pod-first":
@@ -1237,13 +1359,33 @@ PROPERTIES: dict[str, Callable[[World], str]] = {
 }
 
 
+# the kinds (and their constants) the replay builds the implementation's objects from: the
+# volume-lifecycle spec's (spec/volume_lifecycle.kvolt and its variants)
+NEEDED_CONSTANTS: dict[str, tuple[str, ...]] = {
+    "PV": ("class", "modes", "size", "reclaim"), "PVC": ("class", "modes", "size"), "Pod": (), "Node": (),
+    "StorageClass": ("plugin", "provisioner", "reclaim", "binding", "allow_expansion")}
+
+
+def check_spec(compiled: CompiledModel) -> None:
+    """The spec must have the implementation's kinds; else ReplayError naming what is missing."""
+    kinds = {k.name: k for k in compiled.spec.kinds}
+    missing = [k for k in NEEDED_CONSTANTS if k not in kinds]
+    missing += [f"{k}.{f}" for k, fields in NEEDED_CONSTANTS.items() if k in kinds
+                for f in fields if f not in {c.name for c in kinds[k].const_fields}]
+    if missing:
+        raise ReplayError(f"spec {compiled.spec.file} has no {', '.join(missing)}: replay drives the implementation, "
+                          f"whose objects are the volume-lifecycle spec's ({', '.join(NEEDED_CONSTANTS)}); replay a "
+                          f"trace of spec/volume_lifecycle.kvolt, of one of its variants, or of spec/conformance.kvolt")
+
+
 def replay(compiled: CompiledModel, document: dict[str, Any], bugs: frozenset[str] = frozenset(),
            name: str = "trace", max_moves: int = MAX_MOVES) -> ReplayResult:
     """Replay an ITF document (already validated) on a fresh implementation."""
+    check_spec(compiled)
     states = document["states"]
     if not states:
         raise ReplayError("the trace has no states")
     violated = (document.get("#meta", {}).get("violated") or {}).get("property")
-    return Replay(compiled, states, bugs, name, max_moves, violated).run()
+    return Replay(compiled, states, bugs, name, max_moves, violated, document.get("loop")).run()
 
 

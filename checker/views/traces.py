@@ -29,6 +29,7 @@ from kvolt.checker.frontend.diagnostics import Diagnostic, SourceMap, Span, Spec
 ACTION_KEY = "mbt::actionTaken"
 PICKS_KEY = "mbt::nondetPicks"
 NONE_REF = "none"
+STUTTER = "stutter"  # the action of a lasso's step that repeats a state (no action is taken)
 
 
 # ---------------------------------------------------------------- writing
@@ -276,6 +277,14 @@ pair: STRING ":" value
 @lru_cache(maxsize=1)
 def _json_parser() -> Lark:
     return Lark(_JSON_GRAMMAR, start="value", parser="lalr", propagate_positions=True)
+
+
+def locate_in_file(name: str, path: tuple[str | int, ...]) -> Span | None:
+    """The position of the JSON value at `path` in a trace file (None if the file cannot be read again)."""
+    try:
+        return _locate(Path(name).read_text(encoding="utf-8"), name, path)
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _locate(text: str, name: str, path: tuple[str | int, ...]) -> Span:

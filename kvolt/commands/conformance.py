@@ -121,7 +121,7 @@ def replay(trace: str, spec: str | None, model_name: str | None, bugs: tuple[str
         elif step.index == 0:
             done = f"built; {len(step.moves)} implementation steps to settle" if step.moves else "built"
         elif step.moves and step.moves[0].endswith("(performed)"):
-            done = "performed"
+            done = "performed" + (", then " + ", ".join(step.moves[1:]) if step.moves[1:] else "")
         else:
             done = "<- " + ", ".join(step.moves) if step.moves else "(nothing visible: no implementation step needed)"
         out.print(f"  {step.index:>3}  {call}  {done}", highlight=False, soft_wrap=True,
